@@ -1,0 +1,110 @@
+/**
+ * The file tier in Node: LevelDB through classic-level. One LevelDB directory per backend; each
+ * keyspace is a one-character key prefix (as level's sublevels do), so one atomic LevelDB batch
+ * covers records and their expiry-index entries. classic-level is imported lazily: importing
+ * tierstore costs nothing until a file backend opens.
+ */
+import type { ClassicLevel } from 'classic-level';
+import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
+import { StorageConnectionError, StorageError } from '../../core/errors';
+import type { EngineReadStats } from '../../core/memory-engine';
+
+const CAPABILITIES: EngineCapabilities = Object.freeze({
+  engine: 'leveldb',
+  persistent: true,
+  structuredValues: false,
+  keyOrder: 'codepoint',
+  durableWrites: true,
+});
+
+type DB = ClassicLevel<string, Uint8Array>;
+
+/** The prefix after a space's prefix: the open upper end of that space. */
+const after = (space: Space) => String.fromCharCode(space.charCodeAt(0) + 1);
+
+/** Creates a LevelDB engine storing into the directory `options.location`. */
+export function createLevelEngine(options: EngineOptions): Engine & { readonly stats: EngineReadStats } {
+  const location = options.location!;
+  const stats: EngineReadStats = { reads: 0 };
+  let db: DB | undefined;
+
+  const open = (): DB => {
+    if (!db) throw new StorageConnectionError(`LevelDB at "${location}" is not open`, { code: 'STORAGE_CLOSED' });
+    return db;
+  };
+  const bounds = (space: Space, q: RangeQuery) => {
+    const o: Record<string, unknown> = {};
+    if (q.gte !== undefined) o.gte = space + q.gte;
+    else if (q.gt !== undefined) o.gt = space + q.gt;
+    else o.gte = space;
+    if (q.lte !== undefined) o.lte = space + q.lte;
+    else if (q.lt !== undefined) o.lt = space + q.lt;
+    else o.lt = after(space);
+    if (q.limit !== undefined) o.limit = q.limit;
+    if (q.reverse) o.reverse = true;
+    return o;
+  };
+
+  return {
+    capabilities: CAPABILITIES,
+    stats,
+    async open() {
+      if (db) return;
+      const { ClassicLevel } = await import('classic-level');
+      const created: DB = new ClassicLevel<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' });
+      try {
+        await created.open();
+      } catch (err) {
+        const code = (err as { code?: string; cause?: { code?: string } }).code;
+        const causeMsg = String((err as { cause?: Error }).cause?.message ?? '');
+        if (code === 'LEVEL_LOCKED' || /lock/i.test(causeMsg)) {
+          throw new StorageConnectionError(
+            `the LevelDB directory "${location}" is in use by another process (or another backend in this one); close it there, or share data through the database tier`,
+            { code: 'STORAGE_LOCKED', cause: err, transient: true },
+          );
+        }
+        throw new StorageConnectionError(`cannot open LevelDB at "${location}": ${(err as Error).message}`, { cause: err });
+      }
+      db = created;
+    },
+    async close() {
+      const d = db;
+      db = undefined;
+      if (d) await d.close();
+    },
+    async get(space, key) {
+      stats.reads++;
+      return open().get(space + key);
+    },
+    async getMany(space, keys) {
+      stats.reads += keys.length;
+      return open().getMany(keys.map((k) => space + k));
+    },
+    async batch(ops: readonly BatchOp[], o?: BatchOptions) {
+      const list = ops.map((op) =>
+        op.type === 'put'
+          ? { type: 'put' as const, key: op.space + op.key, value: op.value as Uint8Array }
+          : { type: 'del' as const, key: op.space + op.key },
+      );
+      try {
+        await open().batch(list, o?.durability === 'strict' ? { sync: true } : {});
+      } catch (err) {
+        if (err instanceof StorageError) throw err;
+        throw new StorageError(`LevelDB write failed at "${location}": ${(err as Error).message}`, { cause: err });
+      }
+    },
+    async range(space, q) {
+      const entries = await open().iterator(bounds(space, q)).all();
+      stats.reads += entries.length;
+      return entries.map(([k, v]) => [k.slice(1), v as StoredValue] as [string, StoredValue]);
+    },
+    async keys(space, q) {
+      const keys = await open().keys(bounds(space, q)).all();
+      stats.reads += keys.length;
+      return keys.map((k) => k.slice(1));
+    },
+    async wipe() {
+      await open().clear();
+    },
+  };
+}

@@ -1,0 +1,480 @@
+/**
+ * A Backend is one named store: it owns everything that must behave the same on every engine
+ * (validation, the record envelope, the value codec, TTL, quotas, events) and talks to its engine
+ * only through the small Engine interface.
+ *
+ * Writes go through one queue per backend. Writes issued together (in the same tick, or while a
+ * flush is running) are applied as ONE engine batch: one IndexedDB transaction or LevelDB write
+ * for 1,000 concurrent `set()` calls. The queue also orders writes, which makes the
+ * read-before-write it needs (createdAt, version, quota) consistent: only one flush runs at a time.
+ */
+import type { BatchOp, Engine, RangeQuery, StoredValue } from './engine';
+import { prefixUpperBound } from './engine';
+import { StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
+import type { Emitter } from './events';
+import { checkKey, compilePattern, describe } from './keys';
+import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
+import { CodecFlag, checkEnvelope, packRecord, recordSize, unpackRecord, type RecordEnvelope } from './record';
+import { decodeValue, encodeValue } from './codec/value';
+import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata } from './types';
+
+/** A write prepared at call time: validated and encoded, waiting for its flush. */
+interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined }
+
+type WriteOp =
+  | { kind: 'put'; puts: PreparedPut[]; durability: Durability | undefined; done: Settle<void> }
+  | { kind: 'del'; keys: string[]; durability: Durability | undefined; done: Settle<number> }
+  | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done: Settle<string[]> };
+
+interface Settle<T> { resolve(v: T): void; reject(e: unknown): void }
+
+type Status = 'new' | 'opening' | 'open' | 'closing' | 'closed';
+
+const EMPTY = new Uint8Array(0);
+const EXPIRY_DIGITS = 12; // hex ms since epoch: fixed width keeps numeric order = string order
+
+/** The options of a backend after validation, with system defaults applied. */
+export interface ResolvedBackendOptions extends BackendOptions {
+  name: string;
+  sweepInterval: number;
+  openTimeout: number;
+}
+
+/**
+ * A named store. Obtained from `storage.createBackend(type, options)`; it has the same data
+ * methods as the StorageSystem, without the `backend` routing option.
+ */
+export class Backend {
+  /** The backend's name (`options.name ?? type`). */
+  readonly name: string;
+  /** The tier: `memory`, `file` or `database`. */
+  readonly type: BackendType;
+  /** @internal */
+  readonly engine: Engine;
+  private readonly events: Emitter;
+  /** @internal */
+  options: ResolvedBackendOptions;
+  private maxBytes: number | undefined;
+  private usedBytes: number | undefined;
+  private status: Status = 'new';
+  private opening: Promise<void> | undefined;
+  private queue: WriteOp[] = [];
+  private flushing = false;
+  private flushDone: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly pack: (r: RecordEnvelope) => StoredValue;
+  private readonly unpack: (v: StoredValue, key: string) => RecordEnvelope;
+  private readonly marker: StoredValue;
+
+  /** @internal Use `StorageSystem.createBackend`. */
+  constructor(type: BackendType, engine: Engine, options: ResolvedBackendOptions, events: Emitter) {
+    this.type = type;
+    this.name = options.name;
+    this.engine = engine;
+    this.events = events;
+    this.options = options;
+    this.maxBytes = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
+    const structured = engine.capabilities.structuredValues;
+    this.pack = structured ? (r) => r : packRecord;
+    this.unpack = structured ? checkEnvelope : (v, key) => unpackRecord(v as Uint8Array, key);
+    this.marker = structured ? 0 : EMPTY;
+  }
+
+  /** @internal Applies new options to an existing backend (createBackend with an existing name). */
+  reconfigure(options: ResolvedBackendOptions): void {
+    this.maxBytes = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
+    if (this.maxBytes === undefined) this.usedBytes = undefined;
+    else if (this.status === 'open' && this.usedBytes === undefined) void this.measure();
+    this.options = options;
+    if (this.status === 'open') this.scheduleSweep(0);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The value stored under `key`, or `undefined` when it is missing or expired. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    checkKey(key);
+    if (this.status !== 'open') await this.ready();
+    const rec = this.live(await this.engine.get('r', key), key, Date.now());
+    return rec && (decodeBody(rec) as T);
+  }
+
+  /** The value with its metadata, or `undefined`. */
+  async getEntry<T = unknown>(key: string): Promise<Entry<T> | undefined> {
+    checkKey(key);
+    if (this.status !== 'open') await this.ready();
+    const rec = this.live(await this.engine.get('r', key), key, Date.now());
+    return rec && { key, value: decodeBody(rec) as T, metadata: metadataOf(rec) };
+  }
+
+  /** Does a live (unexpired) entry exist under `key`? */
+  async has(key: string): Promise<boolean> {
+    checkKey(key);
+    if (this.status !== 'open') await this.ready();
+    return this.live(await this.engine.get('r', key), key, Date.now()) !== undefined;
+  }
+
+  /** Values of `keys`, aligned with them (`undefined` where missing or expired). */
+  async batchGet<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    if (!Array.isArray(keys)) invalid(`keys must be an array of keys, got ${describe(keys)}`);
+    for (let i = 0; i < keys.length; i++) checkKey(keys[i], `keys[${i}]`);
+    if (this.status !== 'open') await this.ready();
+    const raw = await this.engine.getMany('r', keys);
+    const now = Date.now();
+    return raw.map((v, i) => {
+      const rec = this.live(v, keys[i]!, now);
+      return rec && (decodeBody(rec) as T);
+    });
+  }
+
+  /** Live keys matching a dotted glob (`users.*`, `users.**`), in code-unit order. Reads only the pattern's prefix range. */
+  async keys(pattern = '**'): Promise<string[]> {
+    const p = compilePattern(pattern);
+    if (this.status !== 'open') await this.ready();
+    let keys: string[];
+    if (p.exact) {
+      keys = (await this.engine.get('r', p.prefix)) === undefined ? [] : [p.prefix];
+    } else {
+      keys = await this.engine.keys('r', this.prefixRange(p.prefix));
+      if (this.engine.capabilities.keyOrder !== 'utf16') keys.sort();
+      keys = keys.filter((k) => p.matches(k));
+    }
+    return this.dropExpired(keys);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Stores `value` under `key`. Options: `ttl` (seconds), `tags`, `durability`. */
+  set(key: string, value: unknown, options?: WriteOptions): Promise<void> {
+    try {
+      checkKey(key);
+      const o = checkSetOptions(options);
+      this.checkRoute(o.backend);
+      const put = prepare(key, value, o.ttl, o.tags);
+      return this.enqueue<void>((done) => ({ kind: 'put', puts: [put], durability: o.durability, done }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Stores every entry atomically: all of them or, on any error, none. */
+  batchSet(entries: readonly BatchEntry[], options?: { durability?: Durability; backend?: string }): Promise<void> {
+    try {
+      if (!Array.isArray(entries)) invalid(`entries must be an array of { key, value }, got ${describe(entries)}`);
+      const o = checkBatchOptions(options);
+      this.checkRoute(o.backend);
+      const puts = entries.map((e, i) => {
+        const entry = checkBatchEntry(e, `entries[${i}]`);
+        checkKey(entry.key, `entries[${i}].key`);
+        return prepare(entry.key, entry.value, entry.ttl, entry.tags, `entries[${i}].value`);
+      });
+      if (puts.length === 0) return Promise.resolve();
+      return this.enqueue<void>((done) => ({ kind: 'put', puts, durability: o.durability, done }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Deletes `key`; resolves `true` when a live entry was deleted. */
+  async delete(key: string, options?: { backend?: string; durability?: Durability }): Promise<boolean> {
+    checkKey(key);
+    const o = checkBatchOptions(options);
+    this.checkRoute(o.backend);
+    return (await this.enqueue<number>((done) => ({ kind: 'del', keys: [key], durability: o.durability, done }))) > 0;
+  }
+
+  /** Deletes every key matching `pattern` (default: all); resolves the number of live entries deleted. */
+  async clear(pattern = '**'): Promise<number> {
+    const p = compilePattern(pattern);
+    if (this.status !== 'open') await this.ready();
+    const keys = p.exact ? [p.prefix] : (await this.engine.keys('r', this.prefixRange(p.prefix))).filter((k) => p.matches(k));
+    if (keys.length === 0) return 0;
+    return this.enqueue<number>((done) => ({ kind: 'del', keys, durability: undefined, done }));
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Opens the engine now instead of on first use. */
+  async open(): Promise<void> {
+    await this.ready();
+  }
+
+  /** Finishes queued writes, stops the sweep and releases the engine (LevelDB lock, IndexedDB connection). */
+  async close(): Promise<void> {
+    if (this.status === 'closed' || this.status === 'new') {
+      this.status = 'closed';
+      return;
+    }
+    if (this.opening) await this.opening.catch(() => {});
+    this.status = 'closing';
+    clearTimeout(this.sweepTimer);
+    while (this.flushing || this.queue.length > 0) await this.flush();
+    await this.engine.close();
+    this.status = 'closed';
+  }
+
+  /** Is the backend open? */
+  get isOpen(): boolean {
+    return this.status === 'open';
+  }
+
+  /** @internal Resolves once the engine is open (deferred open: calls made while opening wait). */
+  ready(): Promise<void> {
+    if (this.status === 'open') return Promise.resolve();
+    if (this.status === 'closing' || this.status === 'closed') {
+      return Promise.reject(new StorageConnectionError(`backend "${this.name}" is closed`, { code: 'STORAGE_CLOSED' }));
+    }
+    if (!this.opening) {
+      this.status = 'opening';
+      this.opening = this.engine.open().then(
+        async () => {
+          if (this.maxBytes !== undefined) await this.measure();
+          this.status = 'open';
+          this.opening = undefined;
+          this.scheduleSweep(0);
+        },
+        (err: unknown) => {
+          this.status = 'new';
+          this.opening = undefined;
+          throw err instanceof StorageError ? err : new StorageConnectionError(`cannot open backend "${this.name}": ${(err as Error)?.message}`, { cause: err });
+        },
+      );
+    }
+    return this.opening;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkRoute(backend: string | undefined): void {
+    if (backend !== undefined && backend !== this.name) {
+      invalid(`option backend "${backend}" does not name this backend ("${this.name}"); route through StorageSystem instead`);
+    }
+  }
+
+  /** The record if it exists and has not expired. */
+  private live(raw: StoredValue | undefined, key: string, now: number): RecordEnvelope | undefined {
+    if (raw === undefined) return undefined;
+    const rec = this.unpack(raw, key);
+    return rec.e !== 0 && rec.e <= now ? undefined : rec;
+  }
+
+  private prefixRange(prefix: string): RangeQuery {
+    if (prefix === '') return {};
+    const lt = prefixUpperBound(prefix, this.engine.capabilities.keyOrder);
+    return lt === undefined ? { gte: prefix } : { gte: prefix, lt };
+  }
+
+  /**
+   * Removes expired keys from a key list. Expired keys are exactly those with an expiry-index
+   * entry at or before now (index entries are never missing, only sometimes stale), so only those
+   * candidates are re-read; the index range is small because the sweep keeps it so.
+   */
+  private async dropExpired(keys: string[]): Promise<string[]> {
+    if (keys.length === 0) return keys;
+    const now = Date.now();
+    const due = await this.engine.keys('x', { lt: expiryKey(now + 1, '') });
+    if (due.length === 0) return keys;
+    const candidates = new Set(due.map((k) => k.slice(EXPIRY_DIGITS)));
+    const suspects = keys.filter((k) => candidates.has(k));
+    if (suspects.length === 0) return keys;
+    const recs = await this.engine.getMany('r', suspects);
+    const dead = new Set(suspects.filter((k, i) => this.live(recs[i], k, now) === undefined));
+    return keys.filter((k) => !dead.has(k));
+  }
+
+  private enqueue<T>(make: (done: Settle<T>) => WriteOp): Promise<T> {
+    if (this.status === 'closing' || this.status === 'closed') {
+      return Promise.reject(new StorageConnectionError(`backend "${this.name}" is closed`, { code: 'STORAGE_CLOSED' }));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push(make({ resolve, reject } as Settle<T>));
+      if (!this.flushScheduled && !this.flushing) {
+        this.flushScheduled = true;
+        queueMicrotask(() => void this.flush());
+      }
+    });
+  }
+
+  /** Applies every queued write as one engine batch; loops while more arrive. Resolves when the queue is drained. */
+  private flush(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.flushing) return this.flushDone;
+    this.flushing = true;
+    this.flushDone = (async () => {
+      try {
+        while (this.queue.length > 0) {
+          const ops = this.queue;
+          this.queue = [];
+          try {
+            if (this.status === 'new' || this.status === 'opening') await this.ready();
+            await this.apply(ops);
+          } catch (err) {
+            for (const op of ops) op.done.reject(err);
+          }
+        }
+      } finally {
+        this.flushing = false;
+      }
+    })();
+    return this.flushDone;
+  }
+
+  private async apply(ops: WriteOp[]): Promise<void> {
+    const keys = new Set<string>();
+    for (const op of ops) {
+      if (op.kind === 'put') for (const p of op.puts) keys.add(p.key);
+      else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
+      else for (const c of op.candidates) keys.add(c.key);
+    }
+    const keyList = [...keys];
+    const olds = await this.engine.getMany('r', keyList);
+    const current = new Map<string, RecordEnvelope | undefined>();
+    for (let i = 0; i < keyList.length; i++) {
+      const raw = olds[i];
+      current.set(keyList[i]!, raw === undefined ? undefined : this.unpack(raw, keyList[i]!));
+    }
+
+    const now = Date.now();
+    const batch: BatchOp[] = [];
+    const results: { op: WriteOp; value?: unknown; error?: unknown; events: (() => void)[] }[] = [];
+    let strict = false;
+    let used = this.usedBytes;
+
+    for (const op of ops) {
+      const events: (() => void)[] = [];
+      if (op.kind === 'put') {
+        const next: [string, RecordEnvelope][] = [];
+        let delta = 0;
+        const staged = new Map<string, RecordEnvelope | undefined>();
+        for (const p of op.puts) {
+          const old = staged.has(p.key) ? staged.get(p.key) : current.get(p.key);
+          const alive = old !== undefined && (old.e === 0 || old.e > now);
+          const rec: RecordEnvelope = {
+            f: p.flags, c: alive ? old.c : now, u: now, e: p.ttl ? now + Math.round(p.ttl * 1000) : 0,
+            l: p.ttl, t: p.tags, n: (old?.n ?? 0) + 1, b: p.body,
+          };
+          if (used !== undefined) delta += recordSize(p.key, rec) - (old ? recordSize(p.key, old) : 0);
+          staged.set(p.key, rec);
+          next.push([p.key, rec]);
+        }
+        if (used !== undefined && delta > 0 && used + delta > this.maxBytes!) {
+          results.push({ op, error: new StorageQuotaError(`write of ${delta} bytes would exceed maxSize ${this.maxBytes} of backend "${this.name}" (${used} bytes used); nothing was written`), events });
+          continue;
+        }
+        if (used !== undefined) used += delta;
+        for (const [key, rec] of next) {
+          batch.push({ type: 'put', space: 'r', key, value: this.pack(rec) });
+          if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: this.marker });
+          current.set(key, rec);
+          if (this.events.has('set')) events.push(() => this.events.emit('set', { key, backend: this.name, metadata: metadataOf(rec) }));
+        }
+        strict ||= (op.durability ?? this.options.durability) === 'strict';
+        results.push({ op, events });
+      } else if (op.kind === 'del') {
+        let count = 0;
+        for (const key of op.keys) {
+          const old = current.get(key);
+          if (old === undefined) continue;
+          batch.push({ type: 'del', space: 'r', key });
+          if (old.e !== 0) batch.push({ type: 'del', space: 'x', key: expiryKey(old.e, key) });
+          if (used !== undefined) used -= recordSize(key, old);
+          current.set(key, undefined);
+          if (old.e === 0 || old.e > now) {
+            count++;
+            if (this.events.has('delete')) events.push(() => this.events.emit('delete', { key, backend: this.name }));
+          }
+        }
+        strict ||= (op.durability ?? this.options.durability) === 'strict';
+        results.push({ op, value: count, events });
+      } else {
+        const expired: string[] = [];
+        for (const c of op.candidates) {
+          batch.push({ type: 'del', space: 'x', key: c.indexKey });
+          const old = current.get(c.key);
+          if (old === undefined || old.e !== c.expiresAt || old.e > now) continue; // stale index entry
+          batch.push({ type: 'del', space: 'r', key: c.key });
+          if (used !== undefined) used -= recordSize(c.key, old);
+          current.set(c.key, undefined);
+          expired.push(c.key);
+          if (this.events.has('expire')) events.push(() => this.events.emit('expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }));
+        }
+        results.push({ op, value: expired, events });
+      }
+    }
+
+    if (batch.length > 0) await this.engine.batch(batch, strict ? { durability: 'strict' } : undefined);
+    this.usedBytes = used;
+    for (const r of results) {
+      if (r.error !== undefined) r.op.done.reject(r.error);
+      else {
+        (r.op.done as Settle<unknown>).resolve(r.value);
+        for (const emit of r.events) emit();
+      }
+    }
+  }
+
+  /** Sums the stored bytes of every record (once, when a size limit is first needed). */
+  private async measure(): Promise<void> {
+    let total = 0;
+    for (const [key, raw] of await this.engine.range('r', {})) total += recordSize(key, this.unpack(raw, key));
+    this.usedBytes = total;
+  }
+
+  private scheduleSweep(delay: number): void {
+    clearTimeout(this.sweepTimer);
+    if (this.options.sweepInterval === 0 || this.status !== 'open') return;
+    this.sweepTimer = setTimeout(() => void this.sweep(), delay);
+    (this.sweepTimer as { unref?: () => void }).unref?.(); // never keep a Node process alive
+  }
+
+  /** @internal One sweep: deletes entries whose deadline passed, using the expiry index (never a full scan). */
+  async sweep(limit = 512): Promise<string[]> {
+    let expired: string[] = [];
+    try {
+      if (this.status !== 'open') return [];
+      const due = await this.engine.keys('x', { lt: expiryKey(Date.now() + 1, ''), limit });
+      if (due.length > 0) {
+        const candidates = due.map((indexKey) => ({
+          indexKey, key: indexKey.slice(EXPIRY_DIGITS), expiresAt: parseInt(indexKey.slice(0, EXPIRY_DIGITS), 16),
+        }));
+        expired = await this.enqueue<string[]>((done) => ({ kind: 'expire', candidates, done }));
+      }
+      this.scheduleSweep(due.length === limit ? 0 : this.options.sweepInterval);
+    } catch (error) {
+      if (this.status === 'open') {
+        this.events.emit('error', { error: error as Error, backend: this.name, operation: 'sweep' });
+        this.scheduleSweep(this.options.sweepInterval);
+      }
+    }
+    return expired;
+  }
+}
+
+/** Expiry-index key: fixed-width hex deadline, then the record key. */
+function expiryKey(expiresAt: number, key: string): string {
+  return expiresAt.toString(16).padStart(EXPIRY_DIGITS, '0') + key;
+}
+
+function prepare(key: string, value: unknown, ttl: number | undefined, tags: readonly string[] | undefined, what = 'value'): PreparedPut {
+  let body: string | Uint8Array;
+  try {
+    body = encodeValue(value);
+  } catch (e) {
+    if (e instanceof StorageError && what !== 'value') throw new (e.constructor as typeof StorageError)(`${what}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return { key, body, flags: typeof body === 'string' ? 0 : CodecFlag.Binary, ttl: ttl ?? 0, tags: tags ? [...tags] : undefined };
+}
+
+function decodeBody(rec: RecordEnvelope): unknown {
+  return decodeValue(rec.b);
+}
+
+function metadataOf(rec: RecordEnvelope): Metadata {
+  const m: Metadata = { createdAt: rec.c, updatedAt: rec.u, version: rec.n };
+  if (rec.l !== 0) m.ttl = rec.l;
+  if (rec.e !== 0) m.expiresAt = rec.e;
+  if (rec.t) m.tags = [...rec.t];
+  return m;
+}

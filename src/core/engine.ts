@@ -1,0 +1,118 @@
+/**
+ * The engine interface: the only thing a storage adapter implements. An engine is an ordered
+ * key → value store split into a few named keyspaces, with an atomic write batch and range reads.
+ * Everything else (validation, encoding, TTL, metadata, events) lives once, in the Backend.
+ *
+ * Invariants every engine keeps (checked by the conformance suite):
+ * - `batch` applies all of its operations or none of them, and resolves only once they are
+ *   durable to the level the engine's `durability` option promises.
+ * - A read that starts after a `batch` resolved sees all of it.
+ * - `range` yields keys in ascending order of the engine's {@link EngineCapabilities.keyOrder}.
+ * - Values handed to `batch` are never mutated by the engine and values it returns are never
+ *   reused by it (for `structuredValues` engines the Backend treats records as immutable).
+ */
+
+/** Keyspaces of one engine. `r` user records, `x` expiry index, `m` backend metadata. */
+export type Space = 'r' | 'x' | 'm';
+
+/** Every keyspace an engine must provide. */
+export const SPACES: readonly Space[] = ['r', 'x', 'm'];
+
+/** What an engine can do; the Backend and the tests read only this, never class names. */
+export interface EngineCapabilities {
+  /** Short engine name for messages and metrics: `memory`, `leveldb`, `indexeddb`. */
+  readonly engine: string;
+  /** Data survives close/reopen and process restarts. */
+  readonly persistent: boolean;
+  /**
+   * True when the engine stores JS objects itself (Map, IndexedDB structured clone): the Backend
+   * hands it record objects. False when it stores bytes (LevelDB): the Backend packs records.
+   */
+  readonly structuredValues: boolean;
+  /** Order of `range` results: UTF-16 code units (JS `<`) or Unicode code points (UTF-8 bytes). */
+  readonly keyOrder: 'utf16' | 'codepoint';
+  /** The engine honours `{ durability: 'strict' }` by flushing to stable storage. */
+  readonly durableWrites: boolean;
+}
+
+/** A value as one engine stores it: a record object or packed bytes, see `structuredValues`. */
+export type StoredValue = unknown;
+
+/** One operation of an atomic write batch. */
+export type BatchOp =
+  | { readonly type: 'put'; readonly space: Space; readonly key: string; readonly value: StoredValue }
+  | { readonly type: 'del'; readonly space: Space; readonly key: string };
+
+/** Bounds of a range read. Bounds are keys within the space; omit for open ends. */
+export interface RangeQuery {
+  readonly gte?: string;
+  readonly gt?: string;
+  readonly lte?: string;
+  readonly lt?: string;
+  /** At most this many entries (default: all). */
+  readonly limit?: number;
+  readonly reverse?: boolean;
+}
+
+/** Options of a write batch. */
+export interface BatchOptions {
+  /** `strict` waits for stable storage (LevelDB `sync`, IndexedDB `durability: 'strict'`). */
+  readonly durability?: 'strict' | 'relaxed';
+}
+
+/** A value or a promise of it: engines on Maps answer synchronously. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** The interface every storage adapter implements. */
+export interface Engine {
+  readonly capabilities: EngineCapabilities;
+  /** Opens the store; fails with a StorageConnectionError (code STORAGE_LOCKED when another process holds it). */
+  open(): Promise<void>;
+  /** Releases every resource (file lock, IndexedDB connection). Idempotent. */
+  close(): Promise<void>;
+  get(space: Space, key: string): MaybePromise<StoredValue | undefined>;
+  getMany(space: Space, keys: readonly string[]): MaybePromise<(StoredValue | undefined)[]>;
+  batch(ops: readonly BatchOp[], options?: BatchOptions): MaybePromise<void>;
+  /** Entries in key order within the bounds. */
+  range(space: Space, query: RangeQuery): MaybePromise<[string, StoredValue][]>;
+  /** Keys only, in key order within the bounds. */
+  keys(space: Space, query: RangeQuery): MaybePromise<string[]>;
+  /** Deletes every entry of every space. */
+  wipe(): MaybePromise<void>;
+}
+
+/** Creates an engine for one backend. `location` is a directory (LevelDB) or database name (IndexedDB). */
+export type EngineFactory = (options: EngineOptions) => Engine;
+
+/** Options every engine factory receives from the Backend. */
+export interface EngineOptions {
+  /** Backend name; IndexedDB uses it in the database name. */
+  readonly name: string;
+  /** `basePath`: LevelDB directory, IndexedDB database name. */
+  readonly location?: string;
+  /** Deadline for opening (lock waits, blocked upgrades), in ms. */
+  readonly openTimeout: number;
+}
+
+/**
+ * The smallest string greater than every string that starts with `prefix`, in the given order,
+ * or undefined when no such bound exists (prefix made only of maximal characters).
+ */
+export function prefixUpperBound(prefix: string, order: 'utf16' | 'codepoint'): string | undefined {
+  if (order === 'utf16') {
+    for (let i = prefix.length - 1; i >= 0; i--) {
+      const unit = prefix.charCodeAt(i);
+      if (unit < 0xffff) return prefix.slice(0, i) + String.fromCharCode(unit + 1);
+    }
+    return undefined;
+  }
+  const points = Array.from(prefix);
+  for (let i = points.length - 1; i >= 0; i--) {
+    const cp = points[i]!.codePointAt(0)!;
+    if (cp < 0x10ffff) {
+      const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1; // skip surrogates: not encodable in UTF-8
+      return points.slice(0, i).join('') + String.fromCodePoint(next);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,133 @@
+/**
+ * The record envelope: one stored entry with its metadata. It already carries what transactions,
+ * compression, encryption and sync need (a per-record version, codec flags), so stores written
+ * today never need a migration for them.
+ *
+ * Engines with `structuredValues` store the envelope object itself; byte engines (LevelDB) store
+ * it packed by {@link packRecord}. Envelopes are immutable once built: nothing mutates `b`.
+ */
+import { StorageCorruptionError } from './errors';
+import { utf8Length } from './keys';
+
+/** Codec flags (`f`): what was applied to the body, so a store can hold a mix. */
+export const enum CodecFlag {
+  /** Body is the binary value format, not JSON text. */
+  Binary = 1,
+  /** Body was compressed (reserved for the compression issue). */
+  Compressed = 2,
+  /** Body was encrypted (reserved for the encryption issue). */
+  Encrypted = 4,
+}
+
+/** A stored entry. Short field names keep IndexedDB records small. */
+export interface RecordEnvelope {
+  /** Codec flags, see {@link CodecFlag}. */
+  readonly f: number;
+  /** createdAt, ms since epoch; kept across updates. */
+  readonly c: number;
+  /** updatedAt, ms since epoch. */
+  readonly u: number;
+  /** expiresAt, ms since epoch; 0 = never. */
+  readonly e: number;
+  /** ttl in seconds as given by the caller; 0 = none. */
+  readonly l: number;
+  /** Tags, or undefined. */
+  readonly t: readonly string[] | undefined;
+  /** Version: 1 when created, +1 on every write of the key. */
+  readonly n: number;
+  /** Body: JSON text, or bytes when a codec flag says so. */
+  readonly b: string | Uint8Array;
+}
+
+const FORMAT = 1;
+const HAS_TAGS = 1;
+const BODY_STRING = 2;
+const HEADER = 3 + 8 * 4 + 4;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Serializes an envelope into bytes for byte engines. */
+export function packRecord(r: RecordEnvelope): Uint8Array {
+  const tagBytes = r.t ? encoder.encode(JSON.stringify(r.t)) : undefined;
+  const bodyIsString = typeof r.b === 'string';
+  const bodyMax = bodyIsString ? (r.b as string).length * 3 : (r.b as Uint8Array).byteLength;
+  const start = HEADER + (tagBytes ? 4 + tagBytes.byteLength : 0);
+  const out = new Uint8Array(start + bodyMax);
+  const dv = new DataView(out.buffer);
+  out[0] = FORMAT;
+  out[1] = r.f;
+  out[2] = (tagBytes ? HAS_TAGS : 0) | (bodyIsString ? BODY_STRING : 0);
+  dv.setFloat64(3, r.c);
+  dv.setFloat64(11, r.u);
+  dv.setFloat64(19, r.e);
+  dv.setFloat64(27, r.l);
+  dv.setUint32(35, r.n);
+  if (tagBytes) {
+    dv.setUint32(HEADER, tagBytes.byteLength);
+    out.set(tagBytes, HEADER + 4);
+  }
+  if (bodyIsString) {
+    const { written } = encoder.encodeInto(r.b as string, out.subarray(start));
+    return out.subarray(0, start + written);
+  }
+  out.set(r.b as Uint8Array, start);
+  return out;
+}
+
+/** Inverse of {@link packRecord}; StorageCorruptionError when the bytes are not a record. */
+export function unpackRecord(bytes: Uint8Array, key: string): RecordEnvelope {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < HEADER || bytes[0] !== FORMAT) {
+    throw corrupt(key, 'bad header');
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const layout = bytes[2]!;
+  let start = HEADER;
+  let t: string[] | undefined;
+  try {
+    if (layout & HAS_TAGS) {
+      const len = dv.getUint32(HEADER);
+      if (HEADER + 4 + len > bytes.byteLength) throw new Error('tags overrun the record');
+      t = JSON.parse(decoder.decode(bytes.subarray(HEADER + 4, HEADER + 4 + len))) as string[];
+      if (!Array.isArray(t)) throw new Error('tags are not an array');
+      start = HEADER + 4 + len;
+    }
+    const body = bytes.subarray(start);
+    return {
+      f: bytes[1]!,
+      c: dv.getFloat64(3),
+      u: dv.getFloat64(11),
+      e: dv.getFloat64(19),
+      l: dv.getFloat64(27),
+      n: dv.getUint32(35),
+      t,
+      b: layout & BODY_STRING ? decoder.decode(body) : body.slice(),
+    };
+  } catch (cause) {
+    throw corrupt(key, 'undecodable', cause);
+  }
+}
+
+/** Checks the shape of an envelope read from a structured engine (IndexedDB can be edited by hand). */
+export function checkEnvelope(v: unknown, key: string): RecordEnvelope {
+  const r = v as RecordEnvelope;
+  if (
+    typeof v !== 'object' || v === null ||
+    typeof r.f !== 'number' || typeof r.c !== 'number' || typeof r.u !== 'number' ||
+    typeof r.e !== 'number' || typeof r.n !== 'number' ||
+    (typeof r.b !== 'string' && !(r.b instanceof Uint8Array))
+  ) {
+    throw corrupt(key, 'not a record envelope');
+  }
+  return r;
+}
+
+function corrupt(key: string, what: string, cause?: unknown): StorageCorruptionError {
+  return new StorageCorruptionError(`stored record for key "${key}" is corrupt (${what})`, { cause });
+}
+
+/** Bytes a record occupies, as counted against `maxSize`: key, body and a fixed header. */
+export function recordSize(key: string, r: RecordEnvelope): number {
+  const body = typeof r.b === 'string' ? utf8Length(r.b) : r.b.byteLength;
+  const tags = r.t ? utf8Length(JSON.stringify(r.t)) + 4 : 0;
+  return utf8Length(key) + HEADER + tags + body;
+}

@@ -1,0 +1,251 @@
+/**
+ * The StorageSystem facade: named backends, routing by name, the default backend, events and the
+ * process/page-wide singleton. The runtime (Node, browser) only decides which engine serves the
+ * `file` tier; see the entry files.
+ */
+import { Backend, type ResolvedBackendOptions } from './backend';
+import type { EngineFactory } from './engine';
+import { StorageConnectionError, invalid } from './errors';
+import { Emitter } from './events';
+import { describe } from './keys';
+import { createMemoryEngine } from './memory-engine';
+import { checkBackendOptions, checkConfig } from './options';
+import type {
+  BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, RouteOptions, SetOptions, StorageConfig,
+  StorageEventName, StorageListener,
+} from './types';
+
+/** What a runtime provides: the engine of the file tier and its default location. */
+export interface Platform {
+  readonly runtime: string;
+  /** Engine of the `file` tier, when this runtime has one. */
+  readonly file?: EngineFactory;
+  /** Location used when `basePath` is not given. */
+  readonly defaultBasePath: string;
+}
+
+const TYPES: readonly BackendType[] = ['memory', 'file', 'database'];
+const instances = new Map<unknown, StorageSystem>();
+
+/**
+ * One storage API over named backends (memory, file, …), the same in Node, browsers and workers.
+ *
+ * @example
+ * ```ts
+ * const storage = StorageSystem.getInstance();
+ * await storage.set('user.profile', { name: 'Ada' }, { ttl: 3600 });
+ * const profile = await storage.get('user.profile');
+ * ```
+ */
+export class StorageSystem {
+  /** @internal The runtime's engines; entry files override it. */
+  protected static platform: Platform = { runtime: 'core', defaultBasePath: 'tierstore-data' };
+
+  /** The configuration this system was created with (validated). */
+  readonly config: Readonly<StorageConfig>;
+  private readonly backends = new Map<string, Backend>();
+  private readonly events = new Emitter();
+  private defaultName: string;
+  private closed = false;
+
+  /**
+   * The page- or process-wide instance, created on first call. Passing a config to a later call
+   * is allowed only when it equals the first one (otherwise StorageValidationError).
+   */
+  static getInstance(config?: StorageConfig): StorageSystem {
+    const existing = instances.get(this);
+    if (existing) {
+      if (config !== undefined && JSON.stringify(checkConfig(config)) !== JSON.stringify(existing.config)) {
+        invalid('StorageSystem.getInstance(config): the instance already exists with a different config; pass no config, or create an independent one with new StorageSystem(config)');
+      }
+      return existing;
+    }
+    const created = new this(config);
+    instances.set(this, created);
+    return created;
+  }
+
+  /** An independent system (not the singleton). */
+  constructor(config?: StorageConfig) {
+    this.config = Object.freeze({ ...checkConfig(config) });
+    this.defaultName = this.config.defaultBackend ?? 'memory';
+  }
+
+  /**
+   * Creates the backend `options.name ?? type`, or returns the existing one with that name after
+   * applying the new options (same type and location required; data kept).
+   *
+   * @example
+   * ```ts
+   * const files = storage.createBackend('file', { basePath: './data' });
+   * const cache = storage.createBackend('memory', { name: 'cache', maxSize: '100MB' });
+   * ```
+   */
+  createBackend(type: BackendType, options?: BackendOptions): Backend {
+    this.checkOpen();
+    if (!TYPES.includes(type)) invalid(`unknown backend type ${describe(type)}; types are ${TYPES.join(', ')}`);
+    const o = checkBackendOptions(options);
+    const name = o.name ?? type;
+    const existing = this.backends.get(name);
+    const platform = (this.constructor as typeof StorageSystem).platform;
+    const resolved: ResolvedBackendOptions = {
+      ...pick(this.config, ['enableCompression', 'compressionLevel']),
+      ...o,
+      name,
+      basePath: type === 'file' ? o.basePath ?? platform.defaultBasePath : o.basePath,
+      sweepInterval: o.sweepInterval ?? this.config.sweepInterval ?? 1000,
+      openTimeout: this.config.openTimeout ?? 5000,
+    } as ResolvedBackendOptions;
+    if (existing) {
+      if (existing.type !== type) invalid(`backend "${name}" already exists with type ${existing.type}, not ${type}`);
+      const before = existing.options;
+      if (o.basePath !== undefined && o.basePath !== before.basePath) {
+        invalid(`backend "${name}" already exists at basePath "${before.basePath}", not "${o.basePath}"; give the new one another name`);
+      }
+      existing.reconfigure({ ...before, ...o, name, basePath: before.basePath, sweepInterval: o.sweepInterval ?? before.sweepInterval } as ResolvedBackendOptions);
+      return existing;
+    }
+    if (type === 'database') {
+      invalid('the database tier (remote sync, PostgreSQL) is not available in this release; use "memory" or "file"');
+    }
+    let engine;
+    if (type === 'memory') engine = createMemoryEngine();
+    else if (platform.file) engine = platform.file({ name, location: resolved.basePath!, openTimeout: resolved.openTimeout });
+    else throw new StorageConnectionError(`the file tier is not available in this runtime (${platform.runtime}); import tierstore from its Node or browser entry`);
+    const backend = new Backend(type, engine, resolved, this.events);
+    this.backends.set(name, backend);
+    return backend;
+  }
+
+  /** The backend with this name, or undefined. */
+  getBackend(name: string): Backend | undefined {
+    return this.backends.get(name);
+  }
+
+  /** Names of the backends created so far. */
+  listBackends(): string[] {
+    return [...this.backends.keys()];
+  }
+
+  /** The name calls use when they give no `backend` option. */
+  get defaultBackend(): string {
+    return this.defaultName;
+  }
+
+  /** Makes `name` the default backend. It must exist, or be `'memory'`/`'file'` (created on first use). */
+  setDefaultBackend(name: string): void {
+    this.checkOpen();
+    if (typeof name !== 'string' || name.length === 0) invalid(`backend name must be a non-empty string, got ${describe(name)}`);
+    if (!this.backends.has(name) && name !== 'memory' && name !== 'file') invalid(`no backend named "${name}"; create it with createBackend first`);
+    this.defaultName = name;
+  }
+
+  // ----------------------------------------------------------------- data methods (routed)
+
+  /** Stores `value` under `key`. `ttl` is in seconds. */
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    return this.route(options).set(key, value, options);
+  }
+
+  /** The value under `key`, or `undefined` when missing or expired. */
+  async get<T = unknown>(key: string, options?: RouteOptions): Promise<T | undefined> {
+    return this.routeRead(options).get<T>(key);
+  }
+
+  /** The value and its metadata `{ createdAt, updatedAt, ttl, expiresAt, tags, version }`. */
+  async getEntry<T = unknown>(key: string, options?: RouteOptions): Promise<Entry<T> | undefined> {
+    return this.routeRead(options).getEntry<T>(key);
+  }
+
+  /** Does a live entry exist under `key`? */
+  async has(key: string, options?: RouteOptions): Promise<boolean> {
+    return this.routeRead(options).has(key);
+  }
+
+  /** Deletes `key`; `true` when a live entry was deleted. */
+  async delete(key: string, options?: BatchOptions): Promise<boolean> {
+    return this.route(options).delete(key, options);
+  }
+
+  /** Writes every entry atomically (all or none). */
+  async batchSet(entries: readonly BatchEntry[], options?: BatchOptions): Promise<void> {
+    return this.route(options).batchSet(entries, options);
+  }
+
+  /** Values of `keys`, aligned with them. */
+  async batchGet<T = unknown>(keys: readonly string[], options?: RouteOptions): Promise<(T | undefined)[]> {
+    return this.routeRead(options).batchGet<T>(keys);
+  }
+
+  /** Live keys matching the dotted glob `pattern` (default `**`, every key). */
+  async keys(pattern?: string, options?: RouteOptions): Promise<string[]> {
+    return this.routeRead(options).keys(pattern);
+  }
+
+  /** Deletes the keys matching `pattern` (default every key); resolves how many were deleted. */
+  async clear(pattern?: string, options?: RouteOptions): Promise<number> {
+    return this.routeRead(options).clear(pattern);
+  }
+
+  // ----------------------------------------------------------------- events and lifecycle
+
+  /** Subscribes to `set`, `delete`, `expire` or `error`; returns an unsubscribe function. */
+  on<E extends StorageEventName>(event: E, listener: StorageListener<E>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** Removes a listener added with `on`. */
+  off<E extends StorageEventName>(event: E, listener: StorageListener<E>): void {
+    this.events.off(event, listener);
+  }
+
+  /** Like `on`, for one event only. */
+  once<E extends StorageEventName>(event: E, listener: StorageListener<E>): () => void {
+    return this.events.once(event, listener);
+  }
+
+  /**
+   * Finishes queued writes and closes every backend (releases LevelDB locks and IndexedDB
+   * connections). The system cannot be used afterwards; `getInstance()` then makes a new one.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [key, value] of instances) if (value === this) instances.delete(key);
+    const results = await Promise.allSettled([...this.backends.values()].map((b) => b.close()));
+    this.events.removeAll();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageConnectionError('this StorageSystem is closed', { code: 'STORAGE_CLOSED' });
+  }
+
+  private routeRead(options: unknown): Backend {
+    const backend = this.route(options);
+    if (options !== undefined && Object.keys(options as object).some((k) => k !== 'backend')) {
+      invalid(`unknown option in ${JSON.stringify(Object.keys(options as object))}; reads accept only { backend }`);
+    }
+    return backend;
+  }
+
+  private route(options: unknown): Backend {
+    this.checkOpen();
+    if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+      invalid(`options must be an object, got ${describe(options)}`);
+    }
+    const name = (options as { backend?: unknown } | undefined)?.backend ?? this.defaultName;
+    if (typeof name !== 'string' || name.length === 0) invalid(`options.backend must be a backend name, got ${describe(name)}`);
+    const backend = this.backends.get(name);
+    if (backend) return backend;
+    if (name === 'memory' || name === 'file') return this.createBackend(name);
+    return invalid(`no backend named "${name}"; create it with createBackend first (existing: ${this.listBackends().join(', ') || 'none'})`);
+  }
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,140 @@
+/**
+ * Public types of the key-value API.
+ * @packageDocumentation
+ */
+
+/** Metadata kept with every entry. */
+export interface Metadata {
+  /** When the key was first written (ms since epoch); kept across updates. */
+  createdAt: number;
+  /** When the key was last written (ms since epoch). */
+  updatedAt: number;
+  /** The `ttl` (seconds) given on the last write, if any. */
+  ttl?: number;
+  /** When the entry expires (ms since epoch), if it has a ttl. */
+  expiresAt?: number;
+  /** Tags given on the last write, if any. */
+  tags?: string[];
+  /** 1 when the key was created, +1 on every write. */
+  version: number;
+}
+
+/** An entry as returned by `getEntry`. */
+export interface Entry<T = unknown> {
+  key: string;
+  value: T;
+  metadata: Metadata;
+}
+
+/** Durability of an acknowledged write. See README "Durability". */
+export type Durability = 'strict' | 'relaxed';
+
+/** Options of `set`. */
+export interface SetOptions {
+  /** Seconds until the entry expires (> 0, at most {@link MAX_TTL_SECONDS}). Omit for no expiry. */
+  ttl?: number;
+  /** Labels stored in the metadata (at most 64 non-empty strings of at most 256 characters). */
+  tags?: string[];
+  /** Route the call to the backend with this name (StorageSystem only). */
+  backend?: string;
+  /** Override the backend's durability for this write. */
+  durability?: Durability;
+}
+
+/** Options of reads and deletes routed through a StorageSystem. */
+export interface RouteOptions {
+  /** Route the call to the backend with this name. */
+  backend?: string;
+}
+
+/** Options of batchSet. */
+export interface BatchOptions extends RouteOptions {
+  /** Override the backend's durability for this batch. */
+  durability?: Durability;
+}
+
+/** One entry of `batchSet`. */
+export interface BatchEntry<T = unknown> {
+  key: string;
+  value: T;
+  /** Seconds until this entry expires. */
+  ttl?: number;
+  tags?: string[];
+}
+
+/** Largest accepted `ttl`: 100 years, in seconds. */
+export const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
+
+/** The backend types `createBackend` accepts. */
+export type BackendType = 'memory' | 'file' | 'database';
+
+/**
+ * Options of `createBackend`. Only options that can take effect are accepted; see the README for
+ * the options reserved for later releases.
+ */
+export interface BackendOptions {
+  /** Backend name (default: the type). Calls route to backends by name. */
+  name?: string;
+  /** Size limit in stored bytes: a number, or a string such as `'100MB'`, `'500KB'` (1 KB = 1024 B). */
+  maxSize?: string | number;
+  /** file tier: LevelDB directory (Node) or IndexedDB database name (browsers). */
+  basePath?: string;
+  /** Default durability of writes to this backend (default `'relaxed'`). */
+  durability?: Durability;
+  /** Milliseconds between expiry sweeps (default 1000; 0 disables the background sweep). */
+  sweepInterval?: number;
+  /** Accepted; compression arrives with the compression release and is not applied yet. */
+  enableCompression?: boolean;
+  /** Accepted (0–9); see `enableCompression`. */
+  compressionLevel?: number;
+  /** Must be false or absent: encryption at rest is not available in this release (a write would not be encrypted). */
+  enableEncryption?: boolean;
+  /** Accepted for forward compatibility; see `enableEncryption`. */
+  encryptionKey?: string;
+  /** database tier (not available in this release). */
+  connectionString?: string;
+  /** database tier (not available in this release). */
+  poolSize?: number;
+  /** database tier (not available in this release). */
+  enableMigrations?: boolean;
+}
+
+/** Configuration of a StorageSystem (the spec's `StorageConfig`). */
+export interface StorageConfig {
+  /** Name of the backend that calls without `{ backend }` use (default `'memory'`). */
+  defaultBackend?: string;
+  /** Accepted; the cache tier arrives with the caching release and is not applied yet. */
+  enableCaching?: boolean;
+  /** Accepted (entries); see `enableCaching`. */
+  cacheSize?: number;
+  /** Default of `enableCompression` for backends this system creates. */
+  enableCompression?: boolean;
+  /** Default of `compressionLevel`. */
+  compressionLevel?: number;
+  /** Must be false or absent in this release; see {@link BackendOptions.enableEncryption}. */
+  enableEncryption?: boolean;
+  /** See {@link BackendOptions.encryptionKey}. */
+  encryptionKey?: string;
+  /** Default `sweepInterval` of backends (ms). */
+  sweepInterval?: number;
+  /** Deadline for opening a backend (ms, default 5000). */
+  openTimeout?: number;
+}
+
+/** Events and their payloads. */
+export interface StorageEvents {
+  /** A key was written (once per key of a batch). */
+  set: { key: string; backend: string; metadata: Metadata };
+  /** A live key was deleted (by delete or clear). */
+  delete: { key: string; backend: string };
+  /** An expired key was removed by the background sweep. */
+  expire: { key: string; backend: string; expiresAt: number };
+  /** A background task failed (sweep, open). */
+  error: { error: Error; backend: string; operation: string };
+}
+
+/** Names of the events. */
+export type StorageEventName = keyof StorageEvents;
+
+/** A listener of one event. */
+export type StorageListener<E extends StorageEventName> = (event: StorageEvents[E]) => void;

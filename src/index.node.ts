@@ -1,0 +1,34 @@
+/**
+ * tierstore for Node: the file tier is LevelDB (classic-level), loaded on first use.
+ * @packageDocumentation
+ */
+import { createLevelEngine } from './adapters/node/level-engine';
+import { StorageSystem as CoreStorageSystem, type Platform } from './core/system';
+
+/**
+ * One storage API over named backends; in Node the `file` tier is a LevelDB directory.
+ *
+ * @example
+ * ```ts
+ * import { StorageSystem } from 'tierstore';
+ * const storage = StorageSystem.getInstance();
+ * await storage.set('user.profile', { name: 'Ada' });
+ * ```
+ */
+export class StorageSystem extends CoreStorageSystem {
+  protected static override platform: Platform = { runtime: 'node', file: createLevelEngine, defaultBasePath: 'tierstore-data' };
+}
+
+export { Backend } from './core/backend';
+export {
+  StorageError, StorageConnectionError, StorageTimeoutError, StorageQuotaError, StorageCorruptionError,
+  StorageValidationError, StorageConflictError,
+} from './core/errors';
+export type { StorageErrorCode, StorageErrorOptions } from './core/errors';
+export { MAX_KEY_BYTES } from './core/keys';
+export { MAX_DEPTH } from './core/codec/value';
+export { MAX_TTL_SECONDS } from './core/types';
+export type {
+  BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, Metadata, RouteOptions, SetOptions,
+  StorageConfig, StorageEventName, StorageEvents, StorageListener,
+} from './core/types';

@@ -1,0 +1,17 @@
+/**
+ * The conformance suite: every engine, in Node and in Chromium, runs exactly these tests.
+ * `runConformance(test, target)` declares them through `test`; see types.ts for the contract.
+ */
+import { kvTests } from './kv';
+import { ttlPatternTests } from './ttl-patterns';
+import type { Declare, Target } from './types';
+import { valueTests } from './values';
+
+export type { Declare, Fixture, Target } from './types';
+
+export function runConformance(test: Declare, target: Target): void {
+  const named: Declare = (name, fn) => test(`[${target.name}] ${name}`, fn);
+  kvTests(named, target);
+  valueTests(named, target);
+  ttlPatternTests(named, target);
+}
