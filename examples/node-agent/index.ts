@@ -34,7 +34,7 @@ if (!session) await storage.set('agent.session', crypto.randomUUID(), { ttl: 360
 
 // Learn something new this run; Dates and Maps round-trip as they are.
 await storage.set(`agent.facts.${runs}`, { text: `run ${runs} happened`, learnedAt: new Date(), confidence: 0.9 }, { tags: ['episodic'] });
-await scratch.set('plan', new Map([['step', runs], ['goal', 'remember more']]));
+await scratch.set('plan', new Map<string, unknown>([['step', runs], ['goal', 'remember more']]));
 console.log('Scratch plan:', await scratch.get('plan'));
 
 try {

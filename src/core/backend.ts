@@ -16,17 +16,40 @@ import { checkKey, compilePattern, describe } from './keys';
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
 import { CodecFlag, checkEnvelope, packRecord, recordSize, unpackRecord, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
-import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata } from './types';
+import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata, StorageEvents } from './types';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
 interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined }
 
 type WriteOp =
-  | { kind: 'put'; puts: PreparedPut[]; durability: Durability | undefined; done: Settle<void> }
-  | { kind: 'del'; keys: string[]; durability: Durability | undefined; done: Settle<number> }
-  | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done: Settle<string[]> };
+  | { kind: 'put'; puts: PreparedPut[]; durability: Durability | undefined; done?: Settle }
+  | { kind: 'del'; keys: string[]; durability: Durability | undefined; done?: Settle }
+  | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle };
 
-interface Settle<T> { resolve(v: T): void; reject(e: unknown): void }
+interface Settle { resolve(v: unknown): void; reject(e: unknown): void }
+
+/** The outcome of planning a group of writes: one engine batch and what to tell each caller. */
+interface Plan {
+  batch: BatchOp[];
+  results: { op: WriteOp; value?: unknown; error?: unknown; events: PendingEvent[] | undefined }[];
+  strict: boolean;
+  used: number | undefined;
+}
+
+/** An event to emit once its write is stored. */
+type PendingEvent = { [E in keyof StorageEvents]: [E, StorageEvents[E]] }[keyof StorageEvents];
+
+/** Every key a group of writes touches, once each. */
+function writeKeys(ops: readonly WriteOp[]): string[] {
+  if (ops.length === 1 && ops[0]!.kind === 'put' && ops[0]!.puts.length === 1) return [ops[0]!.puts[0]!.key];
+  const keys = new Set<string>();
+  for (const op of ops) {
+    if (op.kind === 'put') for (const p of op.puts) keys.add(p.key);
+    else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
+    else for (const c of op.candidates) keys.add(c.key);
+  }
+  return [...keys];
+}
 
 type Status = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
@@ -66,6 +89,8 @@ export class Backend {
   private readonly pack: (r: RecordEnvelope) => StoredValue;
   private readonly unpack: (v: StoredValue, key: string) => RecordEnvelope;
   private readonly marker: StoredValue;
+  /** The engine answers synchronously (memory): writes skip the queue when it is empty. */
+  private readonly synchronous: boolean;
 
   /** @internal Use `StorageSystem.createBackend`. */
   constructor(type: BackendType, engine: Engine, options: ResolvedBackendOptions, events: Emitter) {
@@ -79,6 +104,7 @@ export class Backend {
     this.pack = structured ? (r) => r : packRecord;
     this.unpack = structured ? checkEnvelope : (v, key) => unpackRecord(v as Uint8Array, key);
     this.marker = structured ? 0 : EMPTY;
+    this.synchronous = engine.capabilities.synchronous === true;
   }
 
   /** @internal Applies new options to an existing backend (createBackend with an existing name). */
@@ -152,7 +178,7 @@ export class Backend {
       const o = checkSetOptions(options);
       this.checkRoute(o.backend);
       const put = prepare(key, value, o.ttl, o.tags);
-      return this.enqueue<void>((done) => ({ kind: 'put', puts: [put], durability: o.durability, done }));
+      return this.enqueue<void>({ kind: 'put', puts: [put], durability: o.durability });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -170,7 +196,7 @@ export class Backend {
         return prepare(entry.key, entry.value, entry.ttl, entry.tags, `entries[${i}].value`);
       });
       if (puts.length === 0) return Promise.resolve();
-      return this.enqueue<void>((done) => ({ kind: 'put', puts, durability: o.durability, done }));
+      return this.enqueue<void>({ kind: 'put', puts, durability: o.durability });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -181,7 +207,7 @@ export class Backend {
     checkKey(key);
     const o = checkBatchOptions(options);
     this.checkRoute(o.backend);
-    return (await this.enqueue<number>((done) => ({ kind: 'del', keys: [key], durability: o.durability, done }))) > 0;
+    return (await this.enqueue<number>({ kind: 'del', keys: [key], durability: o.durability })) > 0;
   }
 
   /** Deletes every key matching `pattern` (default: all); resolves the number of live entries deleted. */
@@ -190,7 +216,7 @@ export class Backend {
     if (this.status !== 'open') await this.ready();
     const keys = p.exact ? [p.prefix] : (await this.engine.keys('r', this.prefixRange(p.prefix))).filter((k) => p.matches(k));
     if (keys.length === 0) return 0;
-    return this.enqueue<number>((done) => ({ kind: 'del', keys, durability: undefined, done }));
+    return this.enqueue<number>({ kind: 'del', keys, durability: undefined });
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -283,17 +309,38 @@ export class Backend {
     return keys.filter((k) => !dead.has(k));
   }
 
-  private enqueue<T>(make: (done: Settle<T>) => WriteOp): Promise<T> {
+  private enqueue<T>(op: WriteOp): Promise<T> {
     if (this.status === 'closing' || this.status === 'closed') {
       return Promise.reject(new StorageConnectionError(`backend "${this.name}" is closed`, { code: 'STORAGE_CLOSED' }));
     }
+    if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0) {
+      // A synchronous engine (Maps) with nothing queued: apply now. Same order, no queue overhead.
+      let result: Plan['results'][number];
+      try {
+        const keys = writeKeys([op]);
+        const plan = this.plan([op], keys, this.engine.getMany('r', keys) as (StoredValue | undefined)[]);
+        if (plan.batch.length > 0) this.engine.batch(plan.batch);
+        this.usedBytes = plan.used;
+        result = plan.results[0]!;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (result.error !== undefined) return Promise.reject(result.error);
+      if (result.events) this.emitAll(result.events);
+      return Promise.resolve(result.value as T);
+    }
     return new Promise<T>((resolve, reject) => {
-      this.queue.push(make({ resolve, reject } as Settle<T>));
+      op.done = { resolve: resolve as (v: unknown) => void, reject };
+      this.queue.push(op);
       if (!this.flushScheduled && !this.flushing) {
         this.flushScheduled = true;
         queueMicrotask(() => void this.flush());
       }
     });
+  }
+
+  private emitAll(events: PendingEvent[]): void {
+    for (const [name, payload] of events) this.events.emit(name, payload as never);
   }
 
   /** Applies every queued write as one engine batch; loops while more arrive. Resolves when the queue is drained. */
@@ -310,7 +357,7 @@ export class Backend {
             if (this.status === 'new' || this.status === 'opening') await this.ready();
             await this.apply(ops);
           } catch (err) {
-            for (const op of ops) op.done.reject(err);
+            for (const op of ops) op.done!.reject(err);
           }
         }
       } finally {
@@ -321,39 +368,60 @@ export class Backend {
   }
 
   private async apply(ops: WriteOp[]): Promise<void> {
-    const keys = new Set<string>();
-    for (const op of ops) {
-      if (op.kind === 'put') for (const p of op.puts) keys.add(p.key);
-      else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
-      else for (const c of op.candidates) keys.add(c.key);
+    const keys = writeKeys(ops);
+    const plan = this.plan(ops, keys, await this.engine.getMany('r', keys));
+    if (plan.batch.length > 0) await this.engine.batch(plan.batch, plan.strict ? { durability: 'strict' } : undefined);
+    this.settle(plan);
+  }
+
+  /** Resolves or rejects each op of an applied plan, then emits its events. */
+  private settle(plan: Plan): void {
+    this.usedBytes = plan.used;
+    for (const r of plan.results) {
+      if (r.error !== undefined) r.op.done!.reject(r.error);
+      else {
+        r.op.done!.resolve(r.value);
+        if (r.events) this.emitAll(r.events);
+      }
     }
-    const keyList = [...keys];
-    const olds = await this.engine.getMany('r', keyList);
+  }
+
+  /**
+   * Turns queued writes into one engine batch, given the current records of every key they touch.
+   * Pure except for reading counters: nothing is applied until the batch is.
+   */
+  private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[]): Plan {
+    const only = ops.length === 1 ? ops[0]! : undefined;
+    if (only?.kind === 'put' && only.puts.length === 1 && this.usedBytes === undefined) {
+      // The hot path (one set, no quota): the general loop below, without its maps and arrays.
+      const p = only.puts[0]!;
+      const raw = olds[0];
+      const rec = buildRecord(p, raw === undefined ? undefined : this.unpack(raw, p.key), Date.now());
+      const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: this.pack(rec) }];
+      if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, p.key), value: this.marker });
+      const events: PendingEvent[] | undefined = this.events.has('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
+      return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined };
+    }
     const current = new Map<string, RecordEnvelope | undefined>();
     for (let i = 0; i < keyList.length; i++) {
       const raw = olds[i];
       current.set(keyList[i]!, raw === undefined ? undefined : this.unpack(raw, keyList[i]!));
     }
-
     const now = Date.now();
     const batch: BatchOp[] = [];
-    const results: { op: WriteOp; value?: unknown; error?: unknown; events: (() => void)[] }[] = [];
+    const results: Plan['results'] = [];
     let strict = false;
     let used = this.usedBytes;
 
     for (const op of ops) {
-      const events: (() => void)[] = [];
+      let events: PendingEvent[] | undefined;
       if (op.kind === 'put') {
         const next: [string, RecordEnvelope][] = [];
         let delta = 0;
         const staged = new Map<string, RecordEnvelope | undefined>();
         for (const p of op.puts) {
           const old = staged.has(p.key) ? staged.get(p.key) : current.get(p.key);
-          const alive = old !== undefined && (old.e === 0 || old.e > now);
-          const rec: RecordEnvelope = {
-            f: p.flags, c: alive ? old.c : now, u: now, e: p.ttl ? now + Math.round(p.ttl * 1000) : 0,
-            l: p.ttl, t: p.tags, n: (old?.n ?? 0) + 1, b: p.body,
-          };
+          const rec = buildRecord(p, old, now);
           if (used !== undefined) delta += recordSize(p.key, rec) - (old ? recordSize(p.key, old) : 0);
           staged.set(p.key, rec);
           next.push([p.key, rec]);
@@ -367,7 +435,7 @@ export class Backend {
           batch.push({ type: 'put', space: 'r', key, value: this.pack(rec) });
           if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: this.marker });
           current.set(key, rec);
-          if (this.events.has('set')) events.push(() => this.events.emit('set', { key, backend: this.name, metadata: metadataOf(rec) }));
+          if (this.events.has('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
         }
         strict ||= (op.durability ?? this.options.durability) === 'strict';
         results.push({ op, events });
@@ -382,7 +450,7 @@ export class Backend {
           current.set(key, undefined);
           if (old.e === 0 || old.e > now) {
             count++;
-            if (this.events.has('delete')) events.push(() => this.events.emit('delete', { key, backend: this.name }));
+            if (this.events.has('delete')) (events ??= []).push(['delete', { key, backend: this.name }]);
           }
         }
         strict ||= (op.durability ?? this.options.durability) === 'strict';
@@ -397,21 +465,13 @@ export class Backend {
           if (used !== undefined) used -= recordSize(c.key, old);
           current.set(c.key, undefined);
           expired.push(c.key);
-          if (this.events.has('expire')) events.push(() => this.events.emit('expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }));
+          if (this.events.has('expire')) (events ??= []).push(['expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }]);
         }
         results.push({ op, value: expired, events });
       }
     }
 
-    if (batch.length > 0) await this.engine.batch(batch, strict ? { durability: 'strict' } : undefined);
-    this.usedBytes = used;
-    for (const r of results) {
-      if (r.error !== undefined) r.op.done.reject(r.error);
-      else {
-        (r.op.done as Settle<unknown>).resolve(r.value);
-        for (const emit of r.events) emit();
-      }
-    }
+    return { batch, results, strict, used };
   }
 
   /** Sums the stored bytes of every record (once, when a size limit is first needed). */
@@ -438,7 +498,7 @@ export class Backend {
         const candidates = due.map((indexKey) => ({
           indexKey, key: indexKey.slice(EXPIRY_DIGITS), expiresAt: parseInt(indexKey.slice(0, EXPIRY_DIGITS), 16),
         }));
-        expired = await this.enqueue<string[]>((done) => ({ kind: 'expire', candidates, done }));
+        expired = await this.enqueue<string[]>({ kind: 'expire', candidates });
       }
       this.scheduleSweep(due.length === limit ? 0 : this.options.sweepInterval);
     } catch (error) {
@@ -449,6 +509,15 @@ export class Backend {
     }
     return expired;
   }
+}
+
+/** The envelope a put stores, given the key's current record: createdAt kept while alive, version +1. */
+function buildRecord(p: PreparedPut, old: RecordEnvelope | undefined, now: number): RecordEnvelope {
+  const alive = old !== undefined && (old.e === 0 || old.e > now);
+  return {
+    f: p.flags, c: alive ? old.c : now, u: now, e: p.ttl ? now + Math.round(p.ttl * 1000) : 0,
+    l: p.ttl, t: p.tags, n: (old?.n ?? 0) + 1, b: p.body,
+  };
 }
 
 /** Expiry-index key: fixed-width hex deadline, then the record key. */

@@ -33,6 +33,11 @@ export interface EngineCapabilities {
   readonly keyOrder: 'utf16' | 'codepoint';
   /** The engine honours `{ durability: 'strict' }` by flushing to stable storage. */
   readonly durableWrites: boolean;
+  /**
+   * Every method answers synchronously (returns values, not promises). The Backend then applies a
+   * write at once when nothing is queued, instead of going through its write queue.
+   */
+  readonly synchronous?: boolean;
 }
 
 /** A value as one engine stores it: a record object or packed bytes, see `structuredValues`. */

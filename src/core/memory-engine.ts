@@ -13,6 +13,7 @@ const CAPABILITIES: EngineCapabilities = Object.freeze({
   structuredValues: true,
   keyOrder: 'utf16',
   durableWrites: false,
+  synchronous: true,
 });
 
 class Keyspace {

@@ -9,12 +9,15 @@ import { MAX_TTL_SECONDS } from './types';
 
 type Checker = (value: unknown, name: string) => void;
 
+/** Shared result for absent options: no allocation on the hot path. */
+const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks `opts` against `spec`; `undefined` values are allowed for every option. */
 function checkObject(opts: unknown, what: string, spec: Record<string, Checker>): Record<string, unknown> {
-  if (opts === undefined) return {};
+  if (opts === undefined) return NO_OPTIONS;
   if (!isPlainObject(opts)) invalid(`${what} must be an object, got ${describe(opts)}`);
   for (const name of Object.keys(opts)) {
     const checker = Object.hasOwn(spec, name) ? spec[name] : undefined;

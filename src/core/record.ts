@@ -100,7 +100,8 @@ export function unpackRecord(bytes: Uint8Array, key: string): RecordEnvelope {
       l: dv.getFloat64(27),
       n: dv.getUint32(35),
       t,
-      b: layout & BODY_STRING ? decoder.decode(body) : body.slice(),
+      // A copy into a plain Uint8Array: classic-level hands out Buffers, whose slice() is a view.
+      b: layout & BODY_STRING ? decoder.decode(body) : new Uint8Array(body),
     };
   } catch (cause) {
     throw corrupt(key, 'undecodable', cause);

@@ -74,6 +74,25 @@ export function ttlPatternTests(test: Declare, target: Target): void {
     }
   });
 
+  test('a sweep reads only the due part of the expiry index, never the whole store', async () => {
+    const f = await target.open({ sweepInterval: 0 });
+    try {
+      const { storage } = f;
+      await storage.batchSet(Array.from({ length: 2000 }, (_, i) => ({ key: `bulk.${i}`, value: i })));
+      await storage.batchSet(Array.from({ length: 5 }, (_, i) => ({ key: `due.${i}`, value: i, ttl: 0.01 })));
+      await storage.batchSet(Array.from({ length: 500 }, (_, i) => ({ key: `later.${i}`, value: i, ttl: 3600 })));
+      await sleep(30);
+      const backend = storage.getBackend(storage.defaultBackend)!;
+      const before = f.reads();
+      deepEqual((await backend.sweep()).sort(), ['due.0', 'due.1', 'due.2', 'due.3', 'due.4']);
+      const read = f.reads() - before;
+      ok(read <= 10, `one sweep read ${read} entries for 5 due ones among 2,505`);
+      equal((await storage.keys('due.*')).length, 0);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
   test('a rewritten ttl replaces the old deadline', async () => {
     const f = await target.open({ sweepInterval: 10 });
     try {
