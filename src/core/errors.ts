@@ -45,42 +45,52 @@ export class StorageError extends Error {
 
   constructor(message: string, options: StorageErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = options.code ?? (new.target as unknown as { defaultCode: StorageErrorCode }).defaultCode;
+    const kind = new.target as unknown as { defaultCode: StorageErrorCode; errorName: string };
+    // Names are spelled out, not taken from the constructor: minifiers rename classes.
+    this.name = kind.errorName;
+    this.code = options.code ?? kind.defaultCode;
     this.transient = options.transient ?? false;
   }
 
   /** Code used when none is given. */
   static defaultCode: StorageErrorCode = 'STORAGE_ERROR';
+  /** Value of `name` for instances of this class. */
+  static errorName = 'StorageError';
 }
 
 /** A backend could not be opened or reached: a locked LevelDB directory, IndexedDB unavailable or blocked, a closed store. */
 export class StorageConnectionError extends StorageError {
+  static override errorName = 'StorageConnectionError';
   static override defaultCode: StorageErrorCode = 'STORAGE_CONNECTION';
 }
 
 /** An operation took longer than its deadline. */
 export class StorageTimeoutError extends StorageError {
+  static override errorName = 'StorageTimeoutError';
   static override defaultCode: StorageErrorCode = 'STORAGE_TIMEOUT';
 }
 
 /** A write would exceed a size limit (`maxSize`), or the browser refused it for quota. Nothing was written. */
 export class StorageQuotaError extends StorageError {
+  static override errorName = 'StorageQuotaError';
   static override defaultCode: StorageErrorCode = 'STORAGE_QUOTA';
 }
 
 /** A stored record failed to decode: the bytes on disk are not what tierstore wrote. */
 export class StorageCorruptionError extends StorageError {
+  static override errorName = 'StorageCorruptionError';
   static override defaultCode: StorageErrorCode = 'STORAGE_CORRUPTION';
 }
 
 /** An argument was invalid (key, value, option, pattern). Nothing was changed. */
 export class StorageValidationError extends StorageError {
+  static override errorName = 'StorageValidationError';
   static override defaultCode: StorageErrorCode = 'STORAGE_VALIDATION';
 }
 
 /** A concurrent change conflicted with this one (optimistic concurrency). Nothing was written. */
 export class StorageConflictError extends StorageError {
+  static override errorName = 'StorageConflictError';
   static override defaultCode: StorageErrorCode = 'STORAGE_CONFLICT';
 }
 

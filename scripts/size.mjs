@@ -1,0 +1,60 @@
+// `npm run size`: what the key-value API costs a browser app. Bundles a consumer that imports only
+// StorageSystem (set/get/keys) from the browser entry, idb included, minifies it with terser (as
+// most app builds do) and gzips it (level 9); exits 1 above the budget. Dexie and the whole
+// browser entry are printed for reference.
+// Flags: --dist measures the built dist/index.browser.mjs instead of src/index.browser.ts;
+//        --why lists the modules of the key-value bundle by minified size.
+import { build } from 'esbuild';
+import { minify } from 'terser';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const BUDGET = 8192;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const entry = process.argv.includes('--dist') ? './dist/index.browser.mjs' : './src/index.browser.ts';
+
+async function measure(contents, why = false) {
+  const result = await build({
+    stdin: { contents, resolveDir: root, loader: 'js' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser', // the `browser` export condition, as a web bundler resolves it
+    target: 'es2022',
+    write: false,
+    metafile: why,
+    minifyWhitespace: why, // only for the --why breakdown; the measured bytes come from terser
+    logLevel: 'error',
+    alias: { tierstore: entry },
+  });
+  if (why) {
+    const { inputs } = Object.values(result.metafile.outputs)[0];
+    for (const [file, { bytesInOutput }] of Object.entries(inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput)) {
+      console.log(`  ${String(bytesInOutput).padStart(6)}  ${file}`);
+    }
+  }
+  const { code } = await minify(result.outputFiles[0].text, { module: true, compress: { passes: 2 } });
+  return gzipSync(code, { level: 9 }).length;
+}
+
+// Each consumer exports its work so the minifier cannot drop the calls.
+const KV = `import { StorageSystem } from 'tierstore';
+const s = StorageSystem.getInstance({ defaultBackend: 'file' });
+export const run = async () => { await s.set('a.b', { n: 1 }); return [await s.get('a.b'), await s.keys('a.*')]; };`;
+const DEXIE = `import Dexie from 'dexie';
+const db = new Dexie('app'); db.version(1).stores({ kv: '' });
+export const run = async () => { const t = db.table('kv'); await t.put({ n: 1 }, 'a.b'); return [await t.get('a.b'), await t.toCollection().primaryKeys()]; };`;
+
+if (process.argv.includes('--why')) console.log('key-value bundle, whitespace-minified bytes per module:');
+const [kv, full, dexie] = await Promise.all([
+  measure(KV, process.argv.includes('--why')),
+  measure(`export * from 'tierstore';`),
+  measure(DEXIE),
+]);
+console.log(`key-value API (browser, min+gz): ${kv} bytes`);
+console.log(`full browser entry (browser, min+gz): ${full} bytes`);
+console.log(`dexie, same key-value use (min+gz, reference): ${dexie} bytes`);
+console.log(`measured ${entry} with idb bundled; budget ${BUDGET} bytes`);
+if (kv > BUDGET) {
+  console.error(`size: FAIL, the key-value API is ${kv} bytes, ${kv - BUDGET} over the ${BUDGET}-byte budget`);
+  process.exit(1);
+}
