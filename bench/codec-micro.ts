@@ -3,8 +3,8 @@
  *
  * Compares the fast path (`decodeValue(encodeValue(v))` on JSON-exact values) with the bare
  * `JSON.parse(JSON.stringify(v))` round trip it wraps, and reports the binary path on values
- * JSON cannot carry. Each case runs several timed rounds after a warm-up; the best round is
- * reported because it is the least disturbed by GC and other processes.
+ * JSON cannot carry. Times are process CPU time (steadier than wall time on shared machines);
+ * each function runs many interleaved rounds after a warm-up and the best round is reported.
  */
 import { decodeValue, encodeValue } from '../src/core/codec/value';
 
@@ -32,45 +32,63 @@ const binaryCases: Record<string, unknown[]> = {
 
 let sink = 0;
 
-/** Nanoseconds per operation: best of `rounds` rounds of `iters` calls. */
-function measure(values: unknown[], fn: (v: unknown) => unknown, iters: number, rounds = 9): number {
-  for (let i = 0; i < iters; i++) sink ^= fn(values[i % values.length]) ? 1 : 0; // warm-up / JIT
-  let best = Infinity;
+/** This process's CPU time in microseconds: steadier than wall time on a shared machine. */
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Nanoseconds per call of `fn` over `values`: one timed round of `iters` calls. */
+function round(values: unknown[], fn: (v: unknown) => unknown, iters: number): number {
+  const t0 = cpuMicros();
+  for (let i = 0; i < iters; i++) sink ^= fn(values[i % values.length]) ? 1 : 0;
+  return ((cpuMicros() - t0) * 1000) / iters;
+}
+
+/**
+ * Interleaved rounds (a, b, c, a, b, c...) so load from other processes and GC hit every
+ * function alike. Returns each function's best round, and the median over rounds of the
+ * first two functions' time ratio (a/b), which is the steadiest comparison on a noisy machine.
+ */
+function compare(values: unknown[], fns: Array<(v: unknown) => unknown>, iters: number, rounds = 15): { best: number[]; ratio: number } {
+  for (const fn of fns) round(values, fn, iters); // warm-up / JIT
+  const best = fns.map(() => Infinity);
+  const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iters; i++) sink ^= fn(values[i % values.length]) ? 1 : 0;
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / iters);
+    const times = fns.map((fn) => round(values, fn, iters));
+    times.forEach((t, i) => { best[i] = Math.min(best[i]!, t); });
+    if (times.length > 1) ratios.push(times[0]! / times[1]!);
   }
-  return best;
+  ratios.sort((x, y) => x - y);
+  return { best, ratio: ratios[ratios.length >> 1] ?? NaN };
 }
 
 const bare = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 const codec = (v: unknown): unknown => decodeValue(encodeValue(v));
 const enc = (v: unknown): unknown => encodeValue(v);
+const stringify = (v: unknown): unknown => JSON.stringify(v);
 const fmt = (ns: number): string => `${ns.toFixed(0).padStart(7)} ns/op`;
 
 console.log(`node ${process.version}`);
 for (const [name, values] of Object.entries(cases)) {
   const size = JSON.stringify(values[0]).length;
   if (typeof encodeValue(values[0]) !== 'string') throw new Error(`${name} did not take the fast path`);
-  const iters = Math.max(2000, Math.round(4e6 / size));
-  // Interleave to spread any drift (thermal, GC) over both sides.
-  const b1 = measure(values, bare, iters), c1 = measure(values, codec, iters);
-  const b2 = measure(values, bare, iters), c2 = measure(values, codec, iters);
-  const b = Math.min(b1, b2), c = Math.min(c1, c2);
+  const iters = Math.max(500, Math.round(2e6 / size)); // ~30 ms rounds: CPU time ticks coarsely
+  const { best, ratio } = compare(values, [bare, codec, stringify, enc], iters);
+  const [b, c, js, e] = best as [number, number, number, number];
   console.log(`\n${name} (${size} B JSON)`);
   console.log(`  JSON.parse(JSON.stringify(v))  ${fmt(b)}`);
-  console.log(`  decodeValue(encodeValue(v))    ${fmt(c)}   speed vs bare JSON: ${(b / c).toFixed(2)}x`);
+  console.log(`  decodeValue(encodeValue(v))    ${fmt(c)}   speed vs bare JSON: ${ratio.toFixed(2)}x (median of paired rounds)`);
+  console.log(`  JSON.stringify(v)              ${fmt(js)}`);
+  console.log(`  encodeValue(v)                 ${fmt(e)}   (validation walk: ~${Math.max(0, e - js).toFixed(0)} ns)`);
 }
 for (const [name, values] of Object.entries(binaryCases)) {
   const encoded = encodeValue(values[0]);
   if (!(encoded instanceof Uint8Array)) throw new Error(`${name} did not take the binary path`);
-  const iters = 20000;
-  const c = measure(values, codec, iters);
-  const e = measure(values, enc, iters);
+  const iters = 3000;
   const blobs = values.map(encodeValue);
-  const d = measure(blobs, (x) => decodeValue(x as Uint8Array), iters);
-  const sc = measure(values, (v) => structuredClone(v), iters);
+  const [c, e, sc] = compare(values, [codec, enc, (v) => structuredClone(v)], iters).best as [number, number, number];
+  const [d] = compare(blobs, [(x) => decodeValue(x as Uint8Array)], iters).best as [number];
   console.log(`\n${name} (${encoded.length} B encoded)`);
   console.log(`  encodeValue                    ${fmt(e)}`);
   console.log(`  decodeValue                    ${fmt(d)}`);

@@ -18,7 +18,10 @@
  */
 import { StorageCorruptionError } from '../errors';
 
-/** Deepest object nesting accepted (the root object is level 1). */
+/**
+ * Deepest object nesting a stored value may have, the root object being level 1. `encodeValue`
+ * rejects deeper values (StorageValidationError); deeper binary input is corrupt.
+ */
 export const MAX_DEPTH = 2000;
 /** First byte of every binary encoding; bump it when the layout changes incompatibly. */
 export const BINARY_FORMAT_V1 = 0x01;
@@ -28,7 +31,8 @@ export const BINARY_FORMAT_V1 = 0x01;
 // UTF8: varint byte length + bytes. UTF16: varint unit count + code units.
 // BIG_POS/BIG_NEG: varint length + lowercase hex digits of the magnitude.
 // OBJECT: varint n + n x (key string, value). ARRAY: varint length + values, then named props
-// as in OBJECT. SPARSE: varint length, varint n + n x (ascending varint index, value), named props.
+// as in OBJECT (written empty today; read for forward compatibility). SPARSE: varint length,
+// varint n + n x (ascending varint index, value), named props.
 // MAP: n + n x (key, value). SET: n + n x value. DATE: float64 time (NaN = invalid Date).
 // REGEXP: source string, flags string. ABUF/DVIEW: varint length + bytes.
 // TYPED: kind byte (TYPED_NAMES index), varint byte length + bytes.
@@ -54,7 +58,8 @@ export const ERROR_NAMES = ERROR_CTORS.map((c) => c.name);
 
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const utf8 = new TextEncoder();
-const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: by default a leading U+FEFF would be silently dropped from decoded strings.
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const wellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** `String.prototype.isWellFormed`, with a regex fallback for older browsers. */
@@ -67,6 +72,7 @@ export function isIndex(k: string): boolean {
   return String(n) === k && n !== 0xffffffff;
 }
 
+/** Reverses the bytes of each `size`-byte element: stored data is little-endian on every host. */
 export function swapBytes(b: Uint8Array, size: number): void {
   for (let i = 0; i < b.length; i += size) b.subarray(i, i + size).reverse();
 }
@@ -151,10 +157,34 @@ function corrupt(what: string): never {
   throw new StorageCorruptionError(`binary value is corrupt: ${what}`);
 }
 
+// Kinds of container being filled by the decoder (its explicit stack replaces recursion, so
+// MAX_DEPTH nesting cannot overflow the call stack whatever the caller's own depth).
+const D_PROPS = 0, D_ARRAY = 1, D_SPARSE = 2, D_MAP = 3, D_SET = 4, D_CAUSE = 5;
+
+/** A container whose children are still to be read. */
+class Pending {
+  prev = -1;         // D_SPARSE: last index read (indices must ascend)
+  key: unknown;      // D_MAP: key read, waiting for its value
+  hasKey = false;
+  constructor(
+    public kind: number,
+    readonly obj: object,
+    readonly depth: number,
+    public n: number, // children left (D_ARRAY/D_SPARSE: elements left before the named props)
+    readonly isArray: boolean,
+  ) {}
+}
+
+/** Defines an own, enumerable data property: `o[k] = v` would run the `__proto__` setter. */
+function defineOwn(o: object, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
 /** One decoding pass over untrusted bytes. */
 class Decoder {
   pos = 1;
   readonly refs: unknown[] = [];
+  readonly stack: Pending[] = [];
   readonly dv: DataView;
   constructor(readonly buf: Uint8Array) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -184,6 +214,7 @@ class Decoder {
     return n;
   }
 
+  /** `n` bytes, already checked by count(). */
   take(n: number): Uint8Array {
     const start = this.pos;
     this.pos += n;
@@ -200,9 +231,9 @@ class Decoder {
   str(tag = this.byte()): string {
     if (tag === UTF8) {
       const n = this.count(1);
-      let s = '';
       if (n > 32) return utf8Fatal.decode(this.take(n));
-      for (let i = this.pos, end = i + n; i < end; i++) { // short ASCII without a TextDecoder call
+      let s = '';
+      for (let i = this.pos, end = i + n; i < end; i++) { // short ASCII: no TextDecoder call
         const c = this.buf[i]!;
         if (c > 0x7f) return utf8Fatal.decode(this.take(n));
         s += String.fromCharCode(c);
@@ -227,25 +258,22 @@ class Decoder {
     return negative ? -v : v;
   }
 
-  /** Registers a new object before its children are read, so REFs inside it resolve to it. */
+  /** Registers a new object (ids follow creation order, as in the encoder). */
   obj<T>(o: T, depth: number): T {
     if (depth > MAX_DEPTH) corrupt('nested deeper than MAX_DEPTH');
     this.refs.push(o);
     return o;
   }
 
-  props(o: Record<string, unknown>, depth: number, isArray: boolean): void {
-    for (let n = this.count(2); n > 0; n--) {
-      const k = this.str();
-      if (isArray && (k === 'length' || isIndex(k))) corrupt('bad array property');
-      const v = this.value(depth + 1);
-      // A plain `o.__proto__ = v` would set the prototype: store it as an own property instead.
-      if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
-      else o[k] = v;
-    }
+  /** Registers a container; its children are read later from the stack. */
+  container<T extends object>(o: T, depth: number, kind: number, n: number, isArray = false): T {
+    this.obj(o, depth);
+    this.stack.push(new Pending(kind, o, depth, n, isArray));
+    return o;
   }
 
-  value(depth: number): unknown {
+  /** Reads one value. A container comes back empty and is filled by later steps. */
+  item(depth: number): unknown {
     const tag = this.byte();
     switch (tag) {
       case UNDEF: return undefined;
@@ -261,40 +289,17 @@ class Decoder {
         if (id >= this.refs.length) corrupt('dangling reference');
         return this.refs[id];
       }
-      case OBJECT: {
-        const o = this.obj<Record<string, unknown>>({}, depth);
-        this.props(o, depth, false);
-        return o;
-      }
-      case ARRAY: {
-        const a = this.obj<unknown[]>([], depth);
-        for (let n = this.count(1); n > 0; n--) a.push(this.value(depth + 1));
-        this.props(a as unknown as Record<string, unknown>, depth, true);
-        return a;
-      }
+      case OBJECT: return this.container({}, depth, D_PROPS, this.count(2));
+      case ARRAY: return this.container([], depth, D_ARRAY, this.count(1), true);
       case SPARSE: {
-        const a = this.obj<unknown[]>([], depth);
         const len = this.varint();
         if (len > 0xffffffff) corrupt('array too long');
+        const a: unknown[] = [];
         a.length = len;
-        for (let n = this.count(2), prev = -1; n > 0; n--) {
-          const i = this.varint();
-          if (i <= prev || i >= len) corrupt('bad array index');
-          a[(prev = i)] = this.value(depth + 1);
-        }
-        this.props(a as unknown as Record<string, unknown>, depth, true);
-        return a;
+        return this.container(a, depth, D_SPARSE, this.count(2), true);
       }
-      case MAP: {
-        const m = this.obj(new Map<unknown, unknown>(), depth);
-        for (let n = this.count(2); n > 0; n--) { const k = this.value(depth + 1); m.set(k, this.value(depth + 1)); }
-        return m;
-      }
-      case SET: {
-        const s = this.obj(new Set<unknown>(), depth);
-        for (let n = this.count(1); n > 0; n--) s.add(this.value(depth + 1));
-        return s;
-      }
+      case MAP: return this.container(new Map(), depth, D_MAP, this.count(2));
+      case SET: return this.container(new Set(), depth, D_SET, this.count(1));
       case DATE: return this.obj(new Date(this.f64()), depth);
       case REGEXP: { const source = this.str(); return this.obj(new RegExp(source, this.str()), depth); }
       case ABUF: return this.obj(this.take(this.count(1)).slice().buffer, depth);
@@ -326,26 +331,79 @@ class Decoder {
     const flags = this.byte();
     if (!Ctor || flags > 7) corrupt('bad error header');
     const e = new Ctor();
-    const own = (k: string, value: unknown): void => {
+    const hidden = (k: string, value: unknown): void => {
       Object.defineProperty(e, k, { value, writable: true, enumerable: false, configurable: true });
     };
-    if (flags & 1) own('message', this.str());
-    if (flags & 2) own('stack', this.str());
+    if (flags & 1) hidden('message', this.str());
+    if (flags & 2) hidden('stack', this.str());
     else delete e.stack;
-    this.obj(e, depth);
-    if (flags & 4) own('cause', this.value(depth + 1));
-    return e;
+    if (flags & 4) return this.container(e, depth, D_CAUSE, 1);
+    return this.obj(e, depth);
+  }
+
+  /** Reads the next child of `p`; false once `p` is complete. */
+  step(p: Pending): boolean {
+    const depth = p.depth + 1;
+    switch (p.kind) {
+      case D_PROPS: {
+        if (p.n === 0) return false;
+        p.n--;
+        const k = this.str();
+        if (p.isArray && (k === 'length' || isIndex(k))) corrupt('bad array property');
+        const v = this.item(depth);
+        if (k === '__proto__') defineOwn(p.obj, k, v);
+        else (p.obj as Record<string, unknown>)[k] = v;
+        return true;
+      }
+      case D_ARRAY: case D_SPARSE: {
+        if (p.n === 0) { p.kind = D_PROPS; p.n = this.count(2); return true; } // then named props
+        p.n--;
+        const a = p.obj as unknown[];
+        if (p.kind === D_ARRAY) { a.push(this.item(depth)); return true; }
+        const i = this.varint();
+        if (i <= p.prev || i >= a.length) corrupt('bad array index');
+        a[(p.prev = i)] = this.item(depth);
+        return true;
+      }
+      case D_MAP:
+        if (!p.hasKey) {
+          if (p.n === 0) return false;
+          p.key = this.item(depth); // a container key is filled before the value is read
+          p.hasKey = true;
+        } else {
+          (p.obj as Map<unknown, unknown>).set(p.key, this.item(depth));
+          p.hasKey = false;
+          p.n--;
+        }
+        return true;
+      case D_SET:
+        if (p.n === 0) return false;
+        p.n--;
+        (p.obj as Set<unknown>).add(this.item(depth));
+        return true;
+      default: // D_CAUSE
+        if (p.n === 0) return false;
+        p.n = 0;
+        Object.defineProperty(p.obj, 'cause', { value: this.item(depth), writable: true, enumerable: false, configurable: true });
+        return true;
+    }
+  }
+
+  run(): unknown {
+    const root = this.item(1);
+    const stack = this.stack;
+    // Each step consumes input or finishes a container, so garbage cannot loop forever.
+    while (stack.length > 0) if (!this.step(stack[stack.length - 1]!)) stack.pop();
+    if (this.pos !== this.buf.length) corrupt('trailing bytes');
+    return root;
   }
 }
 
-/** Decodes bytes from {@link encodeBinary}; StorageCorruptionError for anything else. */
+/** Decodes bytes from the binary encoder; StorageCorruptionError for anything else. */
 export function decodeBinary(bytes: Uint8Array): unknown {
   if (bytes.length === 0 || bytes[0] !== BINARY_FORMAT_V1) corrupt('unknown format');
   try {
-    const dec = new Decoder(bytes);
-    const v = dec.value(1);
-    if (dec.pos !== bytes.length) corrupt('trailing bytes');
-    return v;
+    return new Decoder(bytes).run();
   } catch (err) {
     // Built-ins can still refuse garbage (RegExp syntax, invalid UTF-8): same meaning.
     if (err instanceof StorageCorruptionError) throw err;

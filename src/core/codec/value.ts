@@ -5,11 +5,13 @@
  * (Date, Map, -0, undefined members, shared references, cycles...) becomes the binary format of
  * `binary.ts`. Both forms decode to fresh objects equal to what `structuredClone` would return.
  *
- * Known differences from `structuredClone`: typed arrays and DataViews keep only the bytes they
- * view (see `binary.ts`); resizable ArrayBuffers come back fixed-length; SharedArrayBuffer,
- * Blob/File and other host objects are rejected (they cannot be persisted); class instances
- * with a custom `Symbol.toStringTag` are rejected; Proxies cannot be detected and are stored as
- * what their traps report. Getters run once per walk (twice on the binary path).
+ * Known differences from `structuredClone`: named (non-index) props of arrays are dropped, as
+ * JSON does (see Encoder.array); typed arrays and DataViews keep only the bytes they view (see
+ * `binary.ts`); resizable ArrayBuffers come back fixed-length; SharedArrayBuffer, Blob/File and
+ * other host objects are rejected (they cannot be persisted), as are class instances with a
+ * custom `Symbol.toStringTag`; Proxies cannot be detected and are stored as their traps report.
+ * Getters run twice (validating walk, then serializer): one that returns a different value
+ * each time may see the second value stored unvalidated on the JSON path.
  */
 import { invalid, StorageCorruptionError } from '../errors';
 import {
@@ -24,6 +26,7 @@ export { MAX_DEPTH } from './binary';
 export type EncodedValue = string | Uint8Array;
 
 const objectProto = Object.prototype;
+const arrayProto = Array.prototype;
 const objToString = objectProto.toString;
 const hasOwn = objectProto.hasOwnProperty;
 // Brand-checking getters: they throw on anything but the real built-in, in any realm.
@@ -55,9 +58,7 @@ function hasBrand(check: (this: unknown) => unknown, v: object): boolean {
 export function encodeValue(value: unknown): EncodedValue {
   if (value === undefined) invalid('value is undefined: use delete() to remove a key');
   if (isJsonExact(value)) return JSON.stringify(value);
-  const enc = new Encoder();
-  enc.value(value, 1);
-  return enc.result();
+  return new Encoder().run(value);
 }
 
 /**
@@ -91,8 +92,13 @@ let seenCount = 0;
 let seenSet: Set<object> | null = null;
 let busy = false;
 
+/**
+ * Primitives qualify when finite and not -0. Strings always do, even with lone surrogates:
+ * `JSON.stringify` escapes those (`"\ud800"`), so the text stays well-formed and parses back.
+ */
 function isJsonExact(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return isJsonLeaf(v);
+  if (typeof v !== 'object') return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && v - v === 0 && (v !== 0 || 1 / v > 0));
+  if (v === null) return true;
   if (busy) return false;
   busy = true;
   try {
@@ -122,18 +128,6 @@ function seenBefore(v: object): boolean {
 }
 
 /**
- * Primitives JSON keeps exactly. Strings always qualify, even with lone surrogates:
- * `JSON.stringify` escapes those (`"\ud800"`), so the text stays well-formed and parses back.
- */
-function isJsonLeaf(v: unknown): boolean {
-  switch (typeof v) {
-    case 'string': case 'boolean': return true;
-    case 'number': return v - v === 0 && (v !== 0 || 1 / v > 0); // finite and not -0
-    default: return v === null;
-  }
-}
-
-/**
  * One walk, early exit on the first thing JSON would change: it only answers "JSON-exact?".
  * Anything else, including invalid values, goes to the binary encoder, which re-walks with
  * paths and produces the precise error, so this loop carries no path bookkeeping. The leaf
@@ -143,6 +137,7 @@ function isJsonLeaf(v: unknown): boolean {
 function scan(v: object, depth: number): boolean {
   if (depth > MAX_DEPTH || seenBefore(v)) return false; // too deep, shared or cyclic
   if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== arrayProto) return false; // a subclass might define toJSON
     const a = v as unknown[];
     const n = a.length;
     for (let i = 0; i < n; i++) {
@@ -178,14 +173,35 @@ function scan(v: object, depth: number): boolean {
 // ---------------------------------------------------------------------------------------------
 // Binary path: the validating walk.
 
-// Path segments are kept as (kind, key) pairs and only formatted when a value is rejected.
+// Path segment kinds: what a container's current child is, formatted only on rejection.
 const P_PROP = 0, P_INDEX = 1, P_MAPKEY = 2, P_MAPVAL = 3, P_SETVAL = 4, P_CAUSE = 5;
+// Kinds of container being written. The walk keeps an explicit stack of them instead of
+// recursing, so MAX_DEPTH nesting cannot overflow the call stack.
+const W_PROPS = 0, W_ARRAY = 1, W_SPARSE = 2, W_MAP = 3, W_SET = 4, W_CAUSE = 5;
 
-function formatPath(path: unknown[]): string {
+/** A container being written: which child comes next, and which one is in progress. */
+class Frame {
+  i = 0;
+  seg = -1;             // P_* of the child in progress (-1: none)
+  segKey: unknown;      // its key, index or Map key
+  pending: unknown;     // W_MAP: the entry whose key is in progress; its value comes next
+  pendingKey: unknown;
+  hasPending = false;
+  constructor(
+    public kind: number,
+    readonly obj: object,
+    readonly depth: number,
+    public end: number,  // elements, index keys or entries to write
+    readonly keys: string[] | null,  // own enumerable keys (objects and arrays)
+    readonly iter: Iterator<unknown> | null,  // W_MAP / W_SET
+  ) {}
+}
+
+function formatPath(stack: Frame[]): string {
   const parts: string[] = [];
-  for (let i = 0; i < path.length; i += 2) {
-    const key = path[i + 1];
-    switch (path[i]) {
+  for (const f of stack) {
+    const key = f.segKey;
+    switch (f.seg) {
       case P_PROP: {
         const k = key as string;
         parts.push(/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
@@ -194,26 +210,34 @@ function formatPath(path: unknown[]): string {
       case P_INDEX: parts.push(`[${key as number}]`); break;
       case P_MAPKEY: parts.push(`<Map key #${key as number}>`); break;
       case P_MAPVAL: parts.push(`.get(${typeof key === 'string' ? JSON.stringify(key)
-        : key !== null && typeof key === 'object' ? '<object>' : String(key)})`); break;
+        : typeof key === 'object' && key !== null ? '<object>' : String(key)})`); break;
       case P_SETVAL: parts.push(`<Set value #${key as number}>`); break;
-      default: parts.push('.cause');
+      case P_CAUSE: parts.push('.cause'); break;
     }
   }
-  // Deep paths (MAX_DEPTH errors) would make huge messages: keep both ends.
-  if (parts.length > 24) parts.splice(12, parts.length - 20, `...(${parts.length - 20} more)...`);
+  // MAX_DEPTH errors would make huge messages: keep both ends.
+  if (parts.length > 24) parts.splice(10, parts.length - 15, `...(${parts.length - 15} more)...`);
   return 'value' + parts.join('');
 }
 
 /** Validates and writes one value graph. Object ids are assigned in encounter order. */
 class Encoder extends Writer {
   readonly refs = new Map<object, number>();
-  readonly path: unknown[] = [];
+  readonly stack: Frame[] = [];
 
   fail(what: string): never {
-    return invalid(`${formatPath(this.path)} ${what}`);
+    return invalid(`${formatPath(this.stack)} ${what}`);
   }
 
-  value(v: unknown, depth: number): void {
+  run(value: unknown): Uint8Array {
+    this.item(value, 1);
+    const stack = this.stack;
+    while (stack.length > 0) if (!this.step(stack[stack.length - 1]!)) stack.pop();
+    return this.result();
+  }
+
+  /** Writes one value; a container gets its header written and a frame for its children. */
+  item(v: unknown, depth: number): void {
     switch (typeof v) {
       case 'string': this.str(v); return;
       case 'number':
@@ -227,15 +251,18 @@ class Encoder extends Writer {
         if (v === null) this.byte(NULL);
         else this.object(v, depth);
         return;
-      case 'function': this.fail('is a function, which cannot be stored');
       default: this.fail(`is a ${typeof v}, which cannot be stored`);
     }
   }
 
-  child(v: unknown, depth: number, kind: number, key: unknown): void {
-    this.path.push(kind, key);
-    this.value(v, depth);
-    this.path.length -= 2;
+  push(kind: number, obj: object, depth: number, end: number, keys: string[] | null, iter: Iterator<unknown> | null): void {
+    this.stack.push(new Frame(kind, obj, depth, end, keys, iter));
+  }
+
+  plain(v: object, depth: number): void {
+    const keys = Object.keys(v);
+    this.byte(OBJECT); this.varint(keys.length);
+    if (keys.length > 0) this.push(W_PROPS, v, depth, keys.length, keys, null);
   }
 
   object(v: object, depth: number): void {
@@ -245,11 +272,11 @@ class Encoder extends Writer {
     this.refs.set(v, this.refs.size);
     if (Array.isArray(v)) return this.array(v as unknown[], depth);
     const proto: unknown = Object.getPrototypeOf(v);
-    if (proto === Object.prototype || proto === null) return this.props(OBJECT, v, Object.keys(v), 0, depth);
+    if (proto === objectProto || proto === null) return this.plain(v, depth);
     if (typeof Node !== 'undefined' && v instanceof Node) this.fail('is a DOM node, which cannot be stored');
     if (ArrayBuffer.isView(v)) {
       const kind = TYPED_KIND.get(typedTag.call(v) as string);
-      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      const bytes = this.view(v);
       if (kind === undefined) { this.byte(DVIEW); this.bytes(bytes); return; }
       this.byte(TYPED); this.byte(kind);
       const size = TYPED_CTORS[kind]!.BYTES_PER_ELEMENT;
@@ -261,41 +288,30 @@ class Encoder extends Writer {
     // can be faked. Class instances say "Object" and are stored as their own enumerable props.
     const tag = (objToString.call(v) as string).slice(8, -1);
     switch (tag) {
-      case 'Object': return this.props(OBJECT, v, Object.keys(v), 0, depth);
+      case 'Object': return this.plain(v, depth);
       case 'Date':
         if (!hasBrand(Date.prototype.getTime, v)) break;
         this.byte(DATE); this.f64(Date.prototype.getTime.call(v)); return;
-      case 'RegExp':
+      case 'RegExp': // lastIndex is not kept (structuredClone resets it too)
         if (!hasBrand(regexpSource, v)) break;
         this.byte(REGEXP); this.str(regexpSource.call(v) as string); this.str(regexpFlags.call(v) as string); return;
       case 'Map': {
         if (!hasBrand(mapSize, v)) break;
         const size = mapSize.call(v) as number;
         this.byte(MAP); this.varint(size);
-        let i = 0; // the count is written first: a getter growing or shrinking the Map must fail
-        for (const [k, x] of Map.prototype.entries.call(v) as IterableIterator<[unknown, unknown]>) {
-          if (i === size) { i++; break; }
-          this.child(k, depth + 1, P_MAPKEY, i++);
-          this.child(x, depth + 1, P_MAPVAL, k);
-        }
-        if (i !== size) this.fail('changed size while being encoded');
+        this.push(W_MAP, v, depth, size, null, Map.prototype.entries.call(v));
         return;
       }
       case 'Set': {
         if (!hasBrand(setSize, v)) break;
         const size = setSize.call(v) as number;
         this.byte(SET); this.varint(size);
-        let i = 0;
-        for (const x of Set.prototype.values.call(v) as IterableIterator<unknown>) {
-          if (i === size) { i++; break; }
-          this.child(x, depth + 1, P_SETVAL, i++);
-        }
-        if (i !== size) this.fail('changed size while being encoded');
+        this.push(W_SET, v, depth, size, null, Set.prototype.values.call(v));
         return;
       }
       case 'ArrayBuffer':
         if (!hasBrand(abufLength, v)) break;
-        this.byte(ABUF); this.bytes(new Uint8Array(v as ArrayBuffer)); return;
+        this.byte(ABUF); this.bytes(this.view(v as ArrayBuffer)); return;
       case 'Error': return this.error(v as Error, depth); // only real errors have this tag
       case 'Number':
         if (!hasBrand(Number.prototype.valueOf, v)) break;
@@ -313,48 +329,105 @@ class Encoder extends Writer {
     this.fail(`is a ${tag}, which cannot be stored`);
   }
 
-  /** Own enumerable props, after `skip` leading keys (array indices) were handled. */
-  props(tag: number, v: object, keys: string[], skip: number, depth: number): void {
-    const o = v as Record<string, unknown>;
-    if (tag !== 0) this.byte(tag);
-    this.varint(keys.length - skip);
-    for (let i = skip; i < keys.length; i++) {
-      const k = keys[i]!;
-      this.str(k);
-      this.child(o[k], depth + 1, P_PROP, k);
+  /** The bytes to store; a detached buffer (transferred away) is refused, as structuredClone does. */
+  view(v: ArrayBufferView | ArrayBuffer): Uint8Array {
+    try {
+      return ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(v);
+    } catch {
+      return this.fail('uses a detached ArrayBuffer, which cannot be stored');
     }
   }
 
+  /**
+   * Arrays keep their length, elements and holes. Named (non-index) props are not stored, on
+   * either path: the JSON path cannot see them without an `Object.keys` per array (10-25% of
+   * the JSON round trip, measured), and storing them on one path only would be unpredictable.
+   */
   array(a: unknown[], depth: number): void {
     const len = a.length;
-    const keys = Object.keys(a);
-    // Own keys list indices ascending, then named props: find where the indices end.
-    let named = keys.length;
-    while (named > 0 && !isIndex(keys[named - 1]!)) named--;
-    if (named === len) { // dense
+    let dense = true;
+    // Stops at the first hole, so `a[1e9] = 1` costs one step here.
+    for (let i = 0; i < len && dense; i++) if (a[i] === undefined && !(i in a)) dense = false;
+    if (dense) {
       this.byte(ARRAY); this.varint(len);
-      for (let i = 0; i < len; i++) this.child(a[i], depth + 1, P_INDEX, i);
-    } else { // holes: write (index, value) pairs, so even `a[1e9] = 1` stays small
-      this.byte(SPARSE); this.varint(len); this.varint(named);
-      for (let i = 0; i < named; i++) {
-        const idx = Number(keys[i]);
-        this.varint(idx);
-        this.child(a[idx], depth + 1, P_INDEX, idx);
-      }
+      this.push(W_ARRAY, a, depth, len, null, null);
+      return;
     }
-    this.props(0, a, keys, named, depth);
+    // Holes: (index, value) pairs. Own keys list indices first, ascending, then named props.
+    const keys = Object.keys(a);
+    let indices = keys.length;
+    while (indices > 0 && !isIndex(keys[indices - 1]!)) indices--;
+    this.byte(SPARSE); this.varint(len); this.varint(indices);
+    this.push(W_SPARSE, a, depth, indices, keys, null);
   }
 
   /** Like structuredClone: standard name (else "Error"), own message, stack, own cause. */
   error(e: Error, depth: number): void {
     const name = ERROR_NAMES.indexOf(e.name); // structuredClone: any other name -> "Error"
     const msg = Object.getOwnPropertyDescriptor(e, 'message');
+    const hasMsg = msg !== undefined && 'value' in msg;
     const stack: unknown = e.stack;
     const hasCause = hasOwn.call(e, 'cause');
     this.byte(ERROR); this.byte(name < 0 ? 0 : name);
-    this.byte((msg && 'value' in msg ? 1 : 0) | (typeof stack === 'string' ? 2 : 0) | (hasCause ? 4 : 0));
-    if (msg && 'value' in msg) this.str(String(msg.value));
+    this.byte((hasMsg ? 1 : 0) | (typeof stack === 'string' ? 2 : 0) | (hasCause ? 4 : 0));
+    if (hasMsg) this.str(String(msg.value));
     if (typeof stack === 'string') this.str(stack);
-    if (hasCause) this.child(e.cause, depth + 1, P_CAUSE, 0);
+    if (hasCause) this.push(W_CAUSE, e, depth, 1, null, null);
+  }
+
+  /** Writes the next child of `f`; false once `f` is complete. */
+  step(f: Frame): boolean {
+    const depth = f.depth + 1;
+    switch (f.kind) {
+      case W_PROPS: {
+        if (f.i === f.end) return false;
+        const k = f.keys![f.i++]!;
+        this.str(k);
+        f.seg = P_PROP; f.segKey = k;
+        this.item((f.obj as Record<string, unknown>)[k], depth);
+        return true;
+      }
+      case W_ARRAY: case W_SPARSE: {
+        if (f.i === f.end) { // elements done; then the count of named props: always 0 (see array())
+          this.byte(0);
+          return false;
+        }
+        const idx = f.kind === W_ARRAY ? f.i : Number(f.keys![f.i]);
+        if (f.kind === W_SPARSE) this.varint(idx);
+        f.i++;
+        f.seg = P_INDEX; f.segKey = idx;
+        this.item((f.obj as unknown[])[idx], depth);
+        return true;
+      }
+      case W_MAP: case W_SET: {
+        if (f.hasPending) {
+          f.hasPending = false;
+          f.seg = P_MAPVAL; f.segKey = f.pendingKey; // path: `.get(key)`
+          this.item(f.pending, depth);
+          return true;
+        }
+        const r = f.iter!.next();
+        // The count is already written: a getter that resized the collection must not slip by.
+        if (r.done ? f.i !== f.end : f.i === f.end) { f.seg = -1; this.fail('changed size while being encoded'); }
+        if (r.done) return false;
+        f.i++;
+        if (f.kind === W_SET) {
+          f.seg = P_SETVAL; f.segKey = f.i - 1;
+          this.item(r.value, depth);
+          return true;
+        }
+        const [k, v] = r.value as [unknown, unknown];
+        f.pending = v; f.pendingKey = k; f.hasPending = true;
+        f.seg = P_MAPKEY; f.segKey = f.i - 1;
+        this.item(k, depth);
+        return true;
+      }
+      default: // W_CAUSE
+        if (f.i === 1) return false;
+        f.i = 1;
+        f.seg = P_CAUSE;
+        this.item((f.obj as Error).cause, depth);
+        return true;
+    }
   }
 }
