@@ -1,0 +1,276 @@
+/**
+ * The file tier in browsers and workers: IndexedDB. One database per backend, named by its
+ * `basePath`, with one object store per keyspace (`r`, `x`, `m`), so one readwrite transaction
+ * covers a record and its expiry-index entry. Records are stored as objects (structured clone);
+ * keys are the strings given, which IndexedDB orders by UTF-16 code units, like JS `<`.
+ *
+ * Connection rules, all learned from real browsers:
+ * - another tab's upgrade or delete (`versionchange`): close at once so it can proceed, and reopen
+ *   on our next operation; a tab that keeps its connection would block the other forever;
+ * - our own open can wait forever behind another tab (`blocked`, or a pending delete): it gives up
+ *   after `openTimeout` ms with a StorageConnectionError;
+ * - the browser may drop a connection (Safari does; `close` event, or `transaction()` throwing
+ *   InvalidStateError): the next operation reopens transparently.
+ */
+import { openDB, unwrap, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction } from 'idb';
+import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
+import { SPACES } from '../../core/engine';
+import { StorageConnectionError, StorageError, StorageQuotaError } from '../../core/errors';
+import type { EngineReadStats } from '../../core/memory-engine';
+
+const CAPABILITIES: EngineCapabilities = Object.freeze({
+  engine: 'indexeddb',
+  persistent: true,
+  structuredValues: true,
+  keyOrder: 'utf16',
+  durableWrites: true,
+});
+
+/** Schema version: version 1 creates the three keyspace stores. */
+const VERSION = 1;
+
+type DB = IDBPDatabase<unknown>;
+type Tx = IDBPTransaction<unknown, Space[], IDBTransactionMode>;
+type Store = IDBPObjectStore<unknown, Space[], Space, IDBTransactionMode>;
+
+/** A range query as an IDBKeyRange; `null` for the whole store, `false` for a range that holds nothing. */
+function keyRange(q: RangeQuery): IDBKeyRange | null | false {
+  if (q.limit !== undefined && q.limit <= 0) return false; // getAll treats count 0 as "no limit"
+  const lo = q.gte ?? q.gt;
+  const hi = q.lte ?? q.lt;
+  const loOpen = q.gte === undefined;
+  const hiOpen = q.lte === undefined;
+  if (lo !== undefined && hi !== undefined) {
+    // IDBKeyRange.bound throws on empty ranges instead of matching nothing.
+    if (lo > hi || (lo === hi && (loOpen || hiOpen))) return false;
+    return IDBKeyRange.bound(lo, hi, loOpen, hiOpen);
+  }
+  if (lo !== undefined) return IDBKeyRange.lowerBound(lo, loOpen);
+  if (hi !== undefined) return IDBKeyRange.upperBound(hi, hiOpen);
+  return null;
+}
+
+const isQuota = (e: unknown): boolean => {
+  const { name, message } = (e ?? {}) as { name?: string; message?: string };
+  // Chromium sometimes reports a quota failure at commit as an AbortError mentioning quota.
+  return name === 'QuotaExceededError' || (name === 'AbortError' && /quota/i.test(String(message)));
+};
+
+/** Resolves when a raw transaction commits; rejects with the first request error or the abort reason. */
+function committed(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let first: DOMException | null = null;
+    tx.oncomplete = () => resolve();
+    // A failed request aborts the transaction, but tx.error is still null while its error event bubbles.
+    tx.onerror = (e) => { first ??= (e.target as IDBRequest).error; };
+    tx.onabort = () => reject(tx.error ?? first ?? new DOMException('transaction aborted', 'AbortError'));
+  });
+}
+
+/**
+ * Creates an IndexedDB engine for the database named `options.location` (default: the backend
+ * name). Nothing touches IndexedDB until `open()`.
+ */
+export function createIdbEngine(options: EngineOptions): Engine & { readonly stats: EngineReadStats } {
+  const name = options.location ?? options.name;
+  const stats: EngineReadStats = { reads: 0 };
+  /** True between open() and close(): lost connections are reopened only then. */
+  let wanted = false;
+  /** The memoised connection; cleared when it closes or fails so the next operation reopens. */
+  let conn: Promise<DB> | undefined;
+
+  const forget = (p: Promise<DB> | undefined) => {
+    if (p && conn === p) conn = undefined;
+  };
+
+  const fail = (err: unknown, what: string): StorageError => {
+    if (err instanceof StorageError) return err;
+    const e = err as Error | undefined;
+    const msg = e?.message || e?.name || String(err); // Chromium's QuotaExceededError has no message
+    if (isQuota(err)) {
+      return new StorageQuotaError(`the browser refused to store more in IndexedDB "${name}" (quota): ${msg}; nothing was written`, { cause: err });
+    }
+    return new StorageError(`IndexedDB ${what} failed on "${name}": ${msg}`, { cause: err });
+  };
+
+  const connect = (): Promise<DB> => {
+    if (!wanted) return Promise.reject(new StorageConnectionError(`IndexedDB "${name}" is not open`, { code: 'STORAGE_CLOSED' }));
+    return (conn ??= openConnection());
+  };
+
+  function openConnection(): Promise<DB> {
+    let self: Promise<DB> | undefined;
+    let blocked = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let opening: Promise<DB>;
+    try {
+      if (typeof indexedDB === 'undefined' || !indexedDB) {
+        throw new StorageConnectionError('IndexedDB is not available in this context (private mode, a sandboxed frame, or not a browser); use a memory backend here');
+      }
+      opening = openDB(name, VERSION, {
+        upgrade(db, oldVersion) {
+          if (oldVersion < 1) for (const s of SPACES) db.createObjectStore(s);
+        },
+        blocked() { blocked = true; },
+        // Another tab wants to upgrade or delete: let it, we reopen on our next operation.
+        blocking(_old, _new, event) {
+          forget(self);
+          (event.target as IDBDatabase).close();
+        },
+        terminated() { forget(self); },
+      });
+    } catch (err) {
+      opening = Promise.reject(err); // indexedDB.open throws SecurityError in opaque origins
+    }
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(blocked
+        ? new StorageConnectionError(`IndexedDB "${name}" is blocked: another tab holds an older version of it open; close other tabs of this site`, { code: 'STORAGE_LOCKED', transient: true })
+        : new StorageConnectionError(`opening IndexedDB "${name}" took longer than ${options.openTimeout} ms (another tab may be upgrading or deleting it)`, { transient: true })),
+      options.openTimeout);
+    });
+    self = Promise.race([opening, deadline]).then((db) => {
+      clearTimeout(timer);
+      if (SPACES.some((s) => !db.objectStoreNames.contains(s))) {
+        throw new StorageConnectionError(`IndexedDB "${name}" exists but was not created by tierstore (missing object stores); choose another basePath`);
+      }
+      return db;
+    }).catch((err: unknown) => {
+      clearTimeout(timer);
+      forget(self);
+      // An open that completes after we gave up, or that we refuse, must not stay open and block others.
+      opening.then((db) => db.close(), () => {});
+      if (err instanceof StorageError) throw err;
+      const e = err as DOMException;
+      const why = e?.name === 'VersionError' ? 'it was created by a newer version of tierstore' : e?.message ?? String(err);
+      throw new StorageConnectionError(`cannot open IndexedDB "${name}": ${why}`, { cause: err });
+    });
+    return self;
+  }
+
+  /**
+   * Runs `body` in a new transaction. When the connection turns out to be closed under us
+   * (InvalidStateError from `transaction()`), reopens once: nothing was done on it yet.
+   */
+  async function run<T>(spaces: Space[], mode: IDBTransactionMode, what: string, body: (tx: Tx) => Promise<T>, durability?: IDBTransactionDurability): Promise<T> {
+    for (let retried = false; ; retried = true) {
+      const p = connect();
+      let tx: Tx;
+      try {
+        tx = (await p).transaction(spaces, mode, durability && { durability }) as Tx;
+        // idb makes a `done` promise for every transaction; failures are reported through `body`,
+        // so keep an abort from also surfacing as an unhandled rejection.
+        tx.done.catch(() => {});
+      } catch (err) {
+        if (!retried && (err as DOMException)?.name === 'InvalidStateError') {
+          forget(p);
+          continue;
+        }
+        throw fail(err, what);
+      }
+      try {
+        return await body(tx);
+      } catch (err) {
+        throw fail(err, what);
+      }
+    }
+  }
+
+  const store = (tx: Tx, s: Space) => tx.objectStore(s) as Store;
+
+  /** Entries (or keys) of a range: getAll/getAllKeys going forward, a cursor going backward. */
+  async function read(space: Space, q: RangeQuery, withValues: boolean): Promise<[string, StoredValue][] | string[]> {
+    const range = keyRange(q);
+    if (range === false) return [];
+    const out = await run([space], 'readonly', 'range read', async (tx) => {
+      const st = store(tx, space);
+      if (!q.reverse) {
+        // `count` is an unsigned long: larger limits (Infinity) mean "all".
+        const count = q.limit !== undefined && q.limit < 2 ** 32 ? q.limit : undefined;
+        const keys = st.getAllKeys(range, count) as Promise<string[]>;
+        if (!withValues) return keys;
+        const [ks, vs] = await Promise.all([keys, st.getAll(range, count)]);
+        return ks.map((k, i) => [k, vs[i]] as [string, StoredValue]);
+      }
+      const limit = q.limit ?? Infinity;
+      const found: ([string, StoredValue] | string)[] = [];
+      let cursor = await (withValues ? st.openCursor(range, 'prev') : st.openKeyCursor(range, 'prev'));
+      while (cursor && found.length < limit) {
+        found.push(withValues ? [cursor.key as string, (cursor as { value?: unknown }).value] : (cursor.key as string));
+        cursor = await cursor.continue();
+      }
+      return found as [string, StoredValue][] | string[];
+    });
+    stats.reads += out.length;
+    return out;
+  }
+
+  return {
+    capabilities: CAPABILITIES,
+    stats,
+    async open() {
+      wanted = true;
+      await connect();
+    },
+    async close() {
+      wanted = false;
+      const p = conn;
+      conn = undefined;
+      // close() lets running transactions finish; the connection is released when they do.
+      if (p) await p.then((db) => db.close(), () => {});
+    },
+    async get(space, key) {
+      const v = await run([space], 'readonly', 'read', (tx) => store(tx, space).get(key));
+      stats.reads++;
+      return v;
+    },
+    async getMany(space, keys) {
+      if (keys.length === 0) return [];
+      // All requests are issued before the first await: one transaction, one round of callbacks.
+      const vs = await run([space], 'readonly', 'read', (tx) => {
+        const st = store(tx, space);
+        return Promise.all(keys.map((k) => st.get(k)));
+      });
+      stats.reads += keys.length;
+      return vs;
+    },
+    async batch(ops: readonly BatchOp[], o?: BatchOptions) {
+      if (ops.length === 0) return;
+      const spaces = [...new Set(ops.map((op) => op.space))];
+      await run(spaces, 'readwrite', 'write', (wrapped) => {
+        // Raw requests: their errors abort the transaction, and `committed` reports them; no
+        // per-request promise (and no unhandled rejection) for 1,000-operation batches.
+        const tx = unwrap(wrapped) as IDBTransaction;
+        const done = committed(tx);
+        const stores = new Map<Space, IDBObjectStore>();
+        try {
+          for (const op of ops) {
+            let st = stores.get(op.space);
+            if (!st) stores.set(op.space, (st = tx.objectStore(op.space)));
+            if (op.type === 'put') st.put(op.value, op.key);
+            else st.delete(op.key);
+          }
+        } catch (err) {
+          // A synchronous throw (DataCloneError, DataError) must not let earlier puts commit.
+          done.catch(() => {});
+          try { tx.abort(); } catch { /* already finished */ }
+          return Promise.reject(err);
+        }
+        return done;
+      }, o?.durability ?? 'default');
+    },
+    range(space, q) {
+      return read(space, q, true) as Promise<[string, StoredValue][]>;
+    },
+    keys(space, q) {
+      return read(space, q, false) as Promise<string[]>;
+    },
+    async wipe() {
+      await run([...SPACES], 'readwrite', 'wipe', (wrapped) => {
+        const tx = unwrap(wrapped) as IDBTransaction;
+        const done = committed(tx);
+        for (const s of SPACES) tx.objectStore(s).clear();
+        return done;
+      });
+    },
+  };
+}

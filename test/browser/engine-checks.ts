@@ -1,0 +1,283 @@
+/**
+ * Checks of the IndexedDB engine itself, beyond the conformance suite: range semantics against
+ * the memory engine, atomicity, one transaction per call, durability hints, and the connection
+ * rules (another tab upgrading or deleting, a blocked open, a dropped connection, no IndexedDB).
+ * Runs in a Chromium page; "another tab" is a second raw connection in the same page, which
+ * IndexedDB treats the same way.
+ */
+import fc from 'fast-check';
+import { createIdbEngine } from '../../src/adapters/browser/idb-engine';
+import type { BatchOp, RangeQuery } from '../../src/core/engine';
+import { createMemoryEngine } from '../../src/core/memory-engine';
+import { StorageSystem } from '../../src/index.browser';
+import type { Declare } from '../conformance/types';
+import { deepEqual, equal, ok, rejects } from '../support/assert';
+import { deleteDatabase } from './runner';
+
+let serial = 0;
+const freshName = () => `tierstore-engine-${Date.now().toString(36)}-${serial++}`;
+const engineAt = (location: string, openTimeout = 5000) => createIdbEngine({ name: 'file', location, openTimeout });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens a raw connection (plays "another tab"); fails after 3 s rather than hang when blocked. */
+function rawOpen(name: string, version?: number, upgrade?: (db: IDBDatabase) => void): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`indexedDB.open("${name}", ${version}) blocked for 3 s`)), 3000);
+    const req = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    req.onupgradeneeded = () => upgrade?.(req.result);
+    req.onsuccess = () => { clearTimeout(timer); resolve(req.result); };
+    req.onerror = () => { clearTimeout(timer); reject(req.error); };
+  });
+}
+
+/** Records every `IDBDatabase.transaction` call (stores, mode, durability) until `restore()`. */
+function spyTransactions() {
+  const original = IDBDatabase.prototype.transaction;
+  const calls: { stores: string[]; mode: string; durability?: string }[] = [];
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, stores: string | string[], mode?: IDBTransactionMode, o?: IDBTransactionOptions) {
+    calls.push({ stores: [stores].flat(), mode: mode ?? 'readonly', durability: o?.durability });
+    return original.call(this, stores, mode, o);
+  } as typeof original;
+  return { calls, restore: () => { IDBDatabase.prototype.transaction = original; } };
+}
+
+/** Records the raw open requests the engine makes, so a test can close a connection under it. */
+function spyOpens() {
+  const original = IDBFactory.prototype.open;
+  const requests: IDBOpenDBRequest[] = [];
+  IDBFactory.prototype.open = function (this: IDBFactory, name: string, version?: number) {
+    const req = original.call(this, name, version);
+    requests.push(req);
+    return req;
+  };
+  return { requests, restore: () => { IDBFactory.prototype.open = original; } };
+}
+
+export function engineChecks(test: Declare): void {
+  test('range and keys agree with the memory engine (random bounds, limit, reverse)', async () => {
+    const name = freshName();
+    const idb = engineAt(name);
+    const mem = createMemoryEngine();
+    await idb.open();
+    try {
+      const unit = fc.constantFrom('a', 'b', '.', 'é', '😀', '\uffff', '\u0000');
+      const keyArb = fc.array(unit, { maxLength: 4 }).map((a) => a.join(''));
+      const keys = fc.sample(fc.uniqueArray(keyArb, { minLength: 120, maxLength: 120 }), { numRuns: 1, seed: 3 })[0]!;
+      const puts: BatchOp[] = keys.map((key) => ({ type: 'put', space: 'r', key, value: { key } }));
+      // Entries in the other spaces must never show up in `r` reads.
+      puts.push({ type: 'put', space: 'x', key: 'b', value: 0 }, { type: 'put', space: 'm', key: 'a', value: 1 });
+      const dels: BatchOp[] = keys.filter((_, i) => i % 3 === 0).map((key) => ({ type: 'del', space: 'r', key }));
+      const bound = fc.option(fc.record({ key: keyArb, inclusive: fc.boolean() }), { nil: undefined });
+      const queryArb = fc.record({ lo: bound, hi: bound, limit: fc.option(fc.nat(40), { nil: undefined }), reverse: fc.boolean() })
+        .map(({ lo, hi, limit, reverse }): RangeQuery => ({
+          ...(lo && (lo.inclusive ? { gte: lo.key } : { gt: lo.key })),
+          ...(hi && (hi.inclusive ? { lte: hi.key } : { lt: hi.key })),
+          ...(limit !== undefined && { limit }),
+          ...(reverse && { reverse }),
+        }));
+      for (const ops of [puts, dels]) {
+        await idb.batch(ops);
+        mem.batch(ops);
+        await fc.assert(fc.asyncProperty(queryArb, async (q) => {
+          const before = idb.stats.reads;
+          const expected = mem.range('r', q) as [string, unknown][];
+          deepEqual(await idb.range('r', q), expected, `range ${JSON.stringify(q)}`);
+          equal(idb.stats.reads - before, expected.length, 'stats.reads counts entries returned');
+          deepEqual(await idb.keys('r', q), mem.keys('r', q), `keys ${JSON.stringify(q)}`);
+        }), { numRuns: 150, seed: 11 });
+      }
+    } finally {
+      await idb.close();
+      await deleteDatabase(name);
+    }
+  });
+
+  test('batch is atomic: an operation IndexedDB refuses rolls back the earlier ones', async () => {
+    const name = freshName();
+    const idb = engineAt(name);
+    await idb.open();
+    try {
+      await idb.batch([{ type: 'put', space: 'r', key: 'keep', value: 1 }]);
+      const err = await rejects(Promise.resolve(idb.batch([
+        { type: 'put', space: 'r', key: 'a', value: 1 },
+        { type: 'del', space: 'r', key: 'keep' },
+        { type: 'put', space: 'x', key: 'b', value: () => 1 }, // DataCloneError
+      ])), 'STORAGE_ERROR');
+      equal((err.cause as DOMException).name, 'DataCloneError');
+      await rejects(Promise.resolve(idb.batch([
+        { type: 'put', space: 'r', key: 'a', value: 1 },
+        { type: 'put', space: 'r', key: undefined as unknown as string, value: 1 }, // DataError
+      ])), 'STORAGE_ERROR');
+      deepEqual(await idb.getMany('r', ['a', 'keep']), [undefined, 1]);
+      deepEqual(await idb.keys('x', {}), []);
+      await idb.wipe();
+      deepEqual(await idb.range('r', {}), []);
+    } finally {
+      await idb.close();
+      await deleteDatabase(name);
+    }
+  });
+
+  test('one transaction per call; 1,000 concurrent set() calls share one readwrite transaction; durability hints', async () => {
+    const name = freshName();
+    const storage = new StorageSystem({ defaultBackend: 'file', sweepInterval: 0 });
+    storage.createBackend('file', { basePath: name });
+    await storage.set('warm', 1); // opens outside the spy
+    const spy = spyTransactions();
+    try {
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => storage.set(`k.${i}`, i)));
+      const writes = spy.calls.filter((c) => c.mode === 'readwrite');
+      ok(writes.length === 1, `expected 1 readwrite transaction, got ${writes.length}`);
+      deepEqual(writes[0]!.stores, ['r']);
+      equal(writes[0]!.durability, 'default', 'no durability asked: the browser default');
+      spy.calls.length = 0;
+      equal((await storage.batchGet(Array.from({ length: 300 }, (_, i) => `k.${i}`))).length, 300);
+      equal(spy.calls.length, 1, 'batchGet of 300 keys is one readonly transaction');
+      spy.calls.length = 0;
+      await storage.set('s', 1, { durability: 'strict', ttl: 60 });
+      const strict = spy.calls.find((c) => c.mode === 'readwrite')!;
+      equal(strict.durability, 'strict');
+      deepEqual([...strict.stores].sort(), ['r', 'x'], 'a record and its expiry entry commit together');
+    } finally {
+      spy.restore();
+      await storage.close();
+      await deleteDatabase(name);
+    }
+    const idb = engineAt(name);
+    await idb.open();
+    const spy2 = spyTransactions();
+    try {
+      await idb.batch([{ type: 'put', space: 'm', key: 'a', value: 1 }], { durability: 'relaxed' });
+      equal(spy2.calls[0]!.durability, 'relaxed');
+    } finally {
+      spy2.restore();
+      await idb.close();
+      await deleteDatabase(name);
+    }
+  });
+
+  test('another tab deleting the database: the engine lets it, then reopens on its next call', async () => {
+    const name = freshName();
+    const idb = engineAt(name);
+    await idb.open();
+    await idb.batch([{ type: 'put', space: 'r', key: 'k', value: 1 }]);
+    const { blocked } = await deleteDatabase(name, 3000);
+    equal(blocked, false, 'the delete was not blocked by our connection');
+    equal(await idb.get('r', 'k'), undefined, 'reopened on a fresh database');
+    await idb.batch([{ type: 'put', space: 'r', key: 'k', value: 2 }]);
+    equal(await idb.get('r', 'k'), 2);
+    await idb.close();
+    await deleteDatabase(name);
+  });
+
+  test('another tab upgrading the database: the engine releases it, then reports a newer version', async () => {
+    const name = freshName();
+    const idb = engineAt(name);
+    await idb.open();
+    const started = performance.now();
+    const newer = await rawOpen(name, 2);
+    ok(performance.now() - started < 2000, 'the upgrade was not held up');
+    newer.close();
+    const err = await rejects(Promise.resolve(idb.get('r', 'k')), 'STORAGE_CONNECTION');
+    ok(/newer version/.test(err.message), err.message);
+    await idb.close();
+    await deleteDatabase(name);
+  });
+
+  test('an open stuck behind another tab fails after openTimeout, and releases the late connection', async () => {
+    const name = freshName();
+    const holder = await rawOpen(name, 1); // ignores versionchange, like an old tab would
+    const deleting = deleteDatabase(name, 20_000); // now blocked by `holder`
+    deleting.catch(() => {}); // awaited below; must not be an unhandled rejection if we fail first
+    const idb = engineAt(name, 300);
+    const started = performance.now();
+    const err = await rejects(idb.open(), 'STORAGE_CONNECTION');
+    const took = performance.now() - started;
+    ok(took >= 250 && took < 3000, `gave up after ${Math.round(took)} ms`);
+    equal((err as { transient?: boolean }).transient, true);
+    holder.close();
+    await deleting;
+    await sleep(100); // the engine's queued open now completes and must be closed by it
+    const { blocked } = await deleteDatabase(name, 3000);
+    equal(blocked, false, 'the late connection was released');
+    await idb.open(); // a failed open is not memoised
+    await idb.batch([{ type: 'put', space: 'r', key: 'k', value: 1 }]);
+    await idb.close();
+    await deleteDatabase(name);
+  });
+
+  test('a connection the browser drops is reopened on the next call', async () => {
+    const name = freshName();
+    const opens = spyOpens();
+    const idb = engineAt(name);
+    try {
+      await idb.open();
+      await idb.batch([{ type: 'put', space: 'r', key: 'k', value: 1 }]);
+      // Closed without any event (what Safari sometimes does): transaction() throws InvalidStateError.
+      opens.requests.at(-1)!.result.close();
+      equal(await idb.get('r', 'k'), 1);
+      equal(opens.requests.length, 2, 'reopened once');
+      // Closed abnormally, with the `close` event browsers fire then.
+      const db = opens.requests.at(-1)!.result;
+      db.close();
+      db.dispatchEvent(new Event('close'));
+      deepEqual(await idb.keys('r', {}), ['k']);
+      equal(opens.requests.length, 3, 'reopened after the close event');
+    } finally {
+      opens.restore();
+      await idb.close();
+      await deleteDatabase(name);
+    }
+  });
+
+  test('close is idempotent, releases the connection, and calls after it are STORAGE_CLOSED', async () => {
+    const name = freshName();
+    const idb = engineAt(name);
+    await rejects(Promise.resolve(idb.get('r', 'k')), 'STORAGE_CLOSED', 'before open');
+    await idb.open();
+    await idb.open(); // memoised
+    await idb.close();
+    await idb.close();
+    await rejects(Promise.resolve(idb.get('r', 'k')), 'STORAGE_CLOSED');
+    await rejects(Promise.resolve(idb.batch([{ type: 'put', space: 'r', key: 'k', value: 1 }])), 'STORAGE_CLOSED');
+    const { blocked } = await deleteDatabase(name, 3000);
+    equal(blocked, false, 'no connection left open');
+  });
+
+  test('a database tierstore did not create is refused clearly', async () => {
+    const name = freshName();
+    (await rawOpen(name, 1, (db) => db.createObjectStore('other'))).close();
+    const idb = engineAt(name);
+    const err = await rejects(idb.open(), 'STORAGE_CONNECTION');
+    ok(/not created by tierstore/.test(err.message), err.message);
+    await rejects(idb.open(), 'STORAGE_CONNECTION', 'a refused open is not memoised, it is refused again');
+    const { blocked } = await deleteDatabase(name, 3000);
+    equal(blocked, false, 'the refused connection was closed');
+  });
+
+  test('no IndexedDB (private mode, sandboxed frame): StorageConnectionError with a clear message', async () => {
+    const own = Object.getOwnPropertyDescriptor(window, 'indexedDB');
+    Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true, writable: true });
+    try {
+      const err = await rejects(engineAt('unused').open(), 'STORAGE_CONNECTION');
+      ok(/not available/.test(err.message), err.message);
+      const storage = new StorageSystem({ defaultBackend: 'file' });
+      await rejects(storage.set('k', 1), 'STORAGE_CONNECTION');
+      await storage.close();
+    } finally {
+      if (own) Object.defineProperty(window, 'indexedDB', own);
+      else delete (window as { indexedDB?: unknown }).indexedDB;
+    }
+    equal(typeof indexedDB.open, 'function', 'restored');
+    // Opaque origins (sandboxed frames, data: URLs): indexedDB.open throws SecurityError.
+    const original = IDBFactory.prototype.open;
+    IDBFactory.prototype.open = () => { throw new DOMException('The operation is insecure.', 'SecurityError'); };
+    try {
+      const err = await rejects(engineAt('unused').open(), 'STORAGE_CONNECTION');
+      ok(/insecure/.test(err.message), err.message);
+      equal((err.cause as DOMException).name, 'SecurityError');
+    } finally {
+      IDBFactory.prototype.open = original;
+    }
+  });
+}
