@@ -14,7 +14,7 @@ import { StorageConnectionError, StorageError, StorageQuotaError, invalid } from
 import type { Emitter } from './events';
 import { checkKey, compilePattern, describe } from './keys';
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
-import { CodecFlag, checkEnvelope, packRecord, recordSize, unpackRecord, type RecordEnvelope } from './record';
+import { CodecFlag, checkEnvelope, recordSize, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
 import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata, StorageEvents } from './types';
 
@@ -53,7 +53,6 @@ function writeKeys(ops: readonly WriteOp[]): string[] {
 
 type Status = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
-const EMPTY = new Uint8Array(0);
 const EXPIRY_DIGITS = 12; // hex ms since epoch: fixed width keeps numeric order = string order
 
 /** The options of a backend after validation, with system defaults applied. */
@@ -86,9 +85,6 @@ export class Backend {
   private flushDone: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly pack: (r: RecordEnvelope) => StoredValue;
-  private readonly unpack: (v: StoredValue, key: string) => RecordEnvelope;
-  private readonly marker: StoredValue;
   /** The engine answers synchronously (memory): writes skip the queue when it is empty. */
   private readonly synchronous: boolean;
 
@@ -100,10 +96,6 @@ export class Backend {
     this.events = events;
     this.options = options;
     this.maxBytes = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
-    const structured = engine.capabilities.structuredValues;
-    this.pack = structured ? (r) => r : packRecord;
-    this.unpack = structured ? checkEnvelope : (v, key) => unpackRecord(v as Uint8Array, key);
-    this.marker = structured ? 0 : EMPTY;
     this.synchronous = engine.capabilities.synchronous === true;
   }
 
@@ -281,7 +273,7 @@ export class Backend {
   /** The record if it exists and has not expired. */
   private live(raw: StoredValue | undefined, key: string, now: number): RecordEnvelope | undefined {
     if (raw === undefined) return undefined;
-    const rec = this.unpack(raw, key);
+    const rec = checkEnvelope(raw, key);
     return rec.e !== 0 && rec.e <= now ? undefined : rec;
   }
 
@@ -370,7 +362,7 @@ export class Backend {
   private async apply(ops: WriteOp[]): Promise<void> {
     const keys = writeKeys(ops);
     const plan = this.plan(ops, keys, await this.engine.getMany('r', keys));
-    if (plan.batch.length > 0) await this.engine.batch(plan.batch, plan.strict ? { durability: 'strict' } : undefined);
+    if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability: plan.strict ? 'strict' : 'relaxed' });
     this.settle(plan);
   }
 
@@ -396,16 +388,16 @@ export class Backend {
       // The hot path (one set, no quota): the general loop below, without its maps and arrays.
       const p = only.puts[0]!;
       const raw = olds[0];
-      const rec = buildRecord(p, raw === undefined ? undefined : this.unpack(raw, p.key), Date.now());
-      const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: this.pack(rec) }];
-      if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, p.key), value: this.marker });
+      const rec = buildRecord(p, raw === undefined ? undefined : checkEnvelope(raw, p.key), Date.now());
+      const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: rec }];
+      if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, p.key), value: 0 });
       const events: PendingEvent[] | undefined = this.events.has('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
       return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined };
     }
     const current = new Map<string, RecordEnvelope | undefined>();
     for (let i = 0; i < keyList.length; i++) {
       const raw = olds[i];
-      current.set(keyList[i]!, raw === undefined ? undefined : this.unpack(raw, keyList[i]!));
+      current.set(keyList[i]!, raw === undefined ? undefined : checkEnvelope(raw, keyList[i]!));
     }
     const now = Date.now();
     const batch: BatchOp[] = [];
@@ -432,8 +424,8 @@ export class Backend {
         }
         if (used !== undefined) used += delta;
         for (const [key, rec] of next) {
-          batch.push({ type: 'put', space: 'r', key, value: this.pack(rec) });
-          if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: this.marker });
+          batch.push({ type: 'put', space: 'r', key, value: rec });
+          if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: 0 });
           current.set(key, rec);
           if (this.events.has('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
         }
@@ -477,7 +469,7 @@ export class Backend {
   /** Sums the stored bytes of every record (once, when a size limit is first needed). */
   private async measure(): Promise<void> {
     let total = 0;
-    for (const [key, raw] of await this.engine.range('r', {})) total += recordSize(key, this.unpack(raw, key));
+    for (const [key, raw] of await this.engine.range('r', {})) total += recordSize(key, checkEnvelope(raw, key));
     this.usedBytes = total;
   }
 

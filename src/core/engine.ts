@@ -9,7 +9,10 @@
  * - A read that starts after a `batch` resolved sees all of it.
  * - `range` yields keys in ascending order of the engine's {@link EngineCapabilities.keyOrder}.
  * - Values handed to `batch` are never mutated by the engine and values it returns are never
- *   reused by it (for `structuredValues` engines the Backend treats records as immutable).
+ *   reused by it (the Backend treats stored records as immutable).
+ * - Values are record envelopes (space `r`), the number 0 (space `x`) and small JSON values
+ *   (space `m`). Engines that store bytes serialize them with the core's `packRecord` /
+ *   `unpackRecord` (src/core/record.ts), never with a format of their own.
  */
 
 /** Keyspaces of one engine. `r` user records, `x` expiry index, `m` backend metadata. */
@@ -24,11 +27,6 @@ export interface EngineCapabilities {
   readonly engine: string;
   /** Data survives close/reopen and process restarts. */
   readonly persistent: boolean;
-  /**
-   * True when the engine stores JS objects itself (Map, IndexedDB structured clone): the Backend
-   * hands it record objects. False when it stores bytes (LevelDB): the Backend packs records.
-   */
-  readonly structuredValues: boolean;
   /** Order of `range` results: UTF-16 code units (JS `<`) or Unicode code points (UTF-8 bytes). */
   readonly keyOrder: 'utf16' | 'codepoint';
   /** The engine honours `{ durability: 'strict' }` by flushing to stable storage. */
@@ -40,7 +38,7 @@ export interface EngineCapabilities {
   readonly synchronous?: boolean;
 }
 
-/** A value as one engine stores it: a record object or packed bytes, see `structuredValues`. */
+/** A value handed to or returned by an engine: see the invariants above. */
 export type StoredValue = unknown;
 
 /** One operation of an atomic write batch. */

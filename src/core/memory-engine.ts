@@ -10,7 +10,6 @@ import { SortedKeys } from './sorted-keys';
 const CAPABILITIES: EngineCapabilities = Object.freeze({
   engine: 'memory',
   persistent: false,
-  structuredValues: true,
   keyOrder: 'utf16',
   durableWrites: false,
   synchronous: true,
@@ -49,8 +48,11 @@ class Keyspace {
     const limit = q.limit ?? Infinity;
     const lo = q.gte ?? q.gt;
     const hi = q.lte ?? q.lt;
-    if (!q.reverse) return this.order.range(lo, q.gt === undefined, hi, q.lt === undefined, limit);
-    const all = this.order.range(lo, q.gt === undefined, hi, q.lt === undefined, Infinity);
+    // gte wins over gt and lte over lt when both are given, as in the LevelDB and IndexedDB engines.
+    const loIncl = q.gte !== undefined;
+    const hiIncl = q.lte !== undefined;
+    if (!q.reverse) return this.order.range(lo, loIncl, hi, hiIncl, limit);
+    const all = this.order.range(lo, loIncl, hi, hiIncl, Infinity);
     all.reverse();
     return all.length > limit ? all.slice(0, limit) : all;
   }

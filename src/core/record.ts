@@ -3,8 +3,8 @@
  * compression, encryption and sync need (a per-record version, codec flags), so stores written
  * today never need a migration for them.
  *
- * Engines with `structuredValues` store the envelope object itself; byte engines (LevelDB) store
- * it packed by {@link packRecord}. Envelopes are immutable once built: nothing mutates `b`.
+ * Engines that store JS objects (Maps, IndexedDB) keep the envelope itself; byte engines (LevelDB)
+ * store it packed by {@link packRecord}. Envelopes are immutable once built: nothing mutates `b`.
  */
 import { StorageCorruptionError } from './errors';
 import { utf8Length } from './keys';

@@ -129,7 +129,7 @@ export function engineChecks(test: Declare): void {
       const writes = spy.calls.filter((c) => c.mode === 'readwrite');
       ok(writes.length === 1, `expected 1 readwrite transaction, got ${writes.length}`);
       deepEqual(writes[0]!.stores, ['r']);
-      equal(writes[0]!.durability, 'default', 'no durability asked: the browser default');
+      equal(writes[0]!.durability, 'relaxed', 'the backend default (relaxed) is passed as an explicit hint');
       spy.calls.length = 0;
       equal((await storage.batchGet(Array.from({ length: 300 }, (_, i) => `k.${i}`))).length, 300);
       equal(spy.calls.length, 1, 'batchGet of 300 keys is one readonly transaction');

@@ -21,7 +21,6 @@ import type { EngineReadStats } from '../../core/memory-engine';
 const CAPABILITIES: EngineCapabilities = Object.freeze({
   engine: 'indexeddb',
   persistent: true,
-  structuredValues: true,
   keyOrder: 'utf16',
   durableWrites: true,
 });

@@ -8,11 +8,20 @@ import type { ClassicLevel } from 'classic-level';
 import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
 import { StorageConnectionError, StorageError } from '../../core/errors';
 import type { EngineReadStats } from '../../core/memory-engine';
+import { packRecord, unpackRecord, type RecordEnvelope } from '../../core/record';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Records use the core's packed format; the other keyspaces hold small JSON values. */
+const toBytes = (space: Space, value: StoredValue): Uint8Array =>
+  space === 'r' ? packRecord(value as RecordEnvelope) : encoder.encode(JSON.stringify(value));
+const fromBytes = (space: Space, bytes: Uint8Array | undefined, key: string): StoredValue =>
+  bytes === undefined ? undefined : space === 'r' ? unpackRecord(bytes, key) : JSON.parse(decoder.decode(bytes));
 
 const CAPABILITIES: EngineCapabilities = Object.freeze({
   engine: 'leveldb',
   persistent: true,
-  structuredValues: false,
   keyOrder: 'codepoint',
   durableWrites: true,
 });
@@ -74,16 +83,17 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
     },
     async get(space, key) {
       stats.reads++;
-      return open().get(space + key);
+      return fromBytes(space, await open().get(space + key), key);
     },
     async getMany(space, keys) {
       stats.reads += keys.length;
-      return open().getMany(keys.map((k) => space + k));
+      const values = await open().getMany(keys.map((k) => space + k));
+      return values.map((v, i) => fromBytes(space, v, keys[i]!));
     },
     async batch(ops: readonly BatchOp[], o?: BatchOptions) {
       const list = ops.map((op) =>
         op.type === 'put'
-          ? { type: 'put' as const, key: op.space + op.key, value: op.value as Uint8Array }
+          ? { type: 'put' as const, key: op.space + op.key, value: toBytes(op.space, op.value) }
           : { type: 'del' as const, key: op.space + op.key },
       );
       try {
@@ -96,7 +106,7 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
     async range(space, q) {
       const entries = await open().iterator(bounds(space, q)).all();
       stats.reads += entries.length;
-      return entries.map(([k, v]) => [k.slice(1), v as StoredValue] as [string, StoredValue]);
+      return entries.map(([k, v]) => [k.slice(1), fromBytes(space, v, k.slice(1))] as [string, StoredValue]);
     },
     async keys(space, q) {
       const keys = await open().keys(bounds(space, q)).all();
