@@ -36,7 +36,7 @@ before(async () => {
   app = join(work, 'app');
   await mkdir(app);
   await sh('npm', ['run', 'build', '--silent'], root);
-  const [packed] = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', work], root)) as
+  const [packed] = JSON.parse(await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], root)) as
     { filename: string; files: { path: string }[] }[];
   packedFiles = packed!.files.map((f) => f.path);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
