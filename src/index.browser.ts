@@ -22,6 +22,8 @@ export class StorageSystem extends CoreStorageSystem {
 }
 
 export { Backend } from './core/backend';
+export { Transaction, DEFAULT_TRANSACTION_TIMEOUT } from './core/transaction';
+export type { TransactionOptions, RunTransactionOptions } from './core/transaction';
 export {
   StorageError, StorageConnectionError, StorageTimeoutError, StorageQuotaError, StorageCorruptionError,
   StorageValidationError, StorageConflictError,

@@ -10,19 +10,32 @@
  */
 import type { BatchOp, Engine, RangeQuery, StoredValue } from './engine';
 import { prefixUpperBound } from './engine';
-import { StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
+import { StorageConflictError, StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
 import type { Emitter } from './events';
-import { checkKey, compilePattern, describe } from './keys';
+import { checkKey, compilePattern, describe, type Pattern } from './keys';
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
 import { CodecFlag, checkEnvelope, recordSize, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
 import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata, StorageEvents } from './types';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
-interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined }
+export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined }
+
+/** One change of a write op: a prepared put, or the deletion of a key. */
+export type Mutation = PreparedPut | { key: string; del: true };
+
+/** What a transaction read, for optimistic validation at commit (see Transaction). */
+export interface TxCheck {
+  /** Backend write sequence when the transaction began (guards its blind writes). */
+  startSeq: number;
+  /** Keys read, with the write sequence before each read was issued. */
+  reads: ReadonlyMap<string, number>;
+  /** Patterns read by keys(), with the write sequence before each read. */
+  ranges: readonly { pattern: Pattern; seq: number }[];
+}
 
 type WriteOp =
-  | { kind: 'put'; puts: PreparedPut[]; durability: Durability | undefined; done?: Settle }
+  | { kind: 'write'; muts: Mutation[]; durability: Durability | undefined; check?: TxCheck & { writes: readonly string[] }; done?: Settle }
   | { kind: 'del'; keys: string[]; durability: Durability | undefined; done?: Settle }
   | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle };
 
@@ -34,6 +47,8 @@ interface Plan {
   results: { op: WriteOp; value?: unknown; error?: unknown; events: PendingEvent[] | undefined }[];
   strict: boolean;
   used: number | undefined;
+  /** Keys whose stored state the batch changes. */
+  written: Iterable<string>;
 }
 
 /** An event to emit once its write is stored. */
@@ -41,10 +56,10 @@ type PendingEvent = { [E in keyof StorageEvents]: [E, StorageEvents[E]] }[keyof 
 
 /** Every key a group of writes touches, once each. */
 function writeKeys(ops: readonly WriteOp[]): string[] {
-  if (ops.length === 1 && ops[0]!.kind === 'put' && ops[0]!.puts.length === 1) return [ops[0]!.puts[0]!.key];
+  if (ops.length === 1 && ops[0]!.kind === 'write' && ops[0]!.muts.length === 1) return [ops[0]!.muts[0]!.key];
   const keys = new Set<string>();
   for (const op of ops) {
-    if (op.kind === 'put') for (const p of op.puts) keys.add(p.key);
+    if (op.kind === 'write') for (const m of op.muts) keys.add(m.key);
     else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
     else for (const c of op.candidates) keys.add(c.key);
   }
@@ -85,6 +100,12 @@ export class Backend {
   private flushDone: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Write sequence: +1 per applied batch. Transactions compare it to detect conflicts. */
+  private seq = 0;
+  /** Open transactions; while there are any, applied writes are logged in `lastWritten`. */
+  private openTransactions = 0;
+  /** Key -> sequence of its last applied change, kept only while transactions are open. */
+  private readonly lastWritten = new Map<string, number>();
   /** The engine answers synchronously (memory): writes skip the queue when it is empty. */
   private readonly synchronous: boolean;
 
@@ -170,7 +191,7 @@ export class Backend {
       const o = checkSetOptions(options);
       this.checkRoute(o.backend);
       const put = prepare(key, value, o.ttl, o.tags);
-      return this.enqueue<void>({ kind: 'put', puts: [put], durability: o.durability });
+      return this.enqueue<void>({ kind: 'write', muts: [put], durability: o.durability });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -188,7 +209,7 @@ export class Backend {
         return prepare(entry.key, entry.value, entry.ttl, entry.tags, `entries[${i}].value`);
       });
       if (puts.length === 0) return Promise.resolve();
-      return this.enqueue<void>({ kind: 'put', puts, durability: o.durability });
+      return this.enqueue<void>({ kind: 'write', muts: puts, durability: o.durability });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -313,6 +334,7 @@ export class Backend {
         const plan = this.plan([op], keys, this.engine.getMany('r', keys) as (StoredValue | undefined)[]);
         if (plan.batch.length > 0) this.engine.batch(plan.batch);
         this.usedBytes = plan.used;
+        this.recordWrites(plan.written);
         result = plan.results[0]!;
       } catch (err) {
         return Promise.reject(err);
@@ -369,6 +391,7 @@ export class Backend {
   /** Resolves or rejects each op of an applied plan, then emits its events. */
   private settle(plan: Plan): void {
     this.usedBytes = plan.used;
+    this.recordWrites(plan.written);
     for (const r of plan.results) {
       if (r.error !== undefined) r.op.done!.reject(r.error);
       else {
@@ -384,15 +407,15 @@ export class Backend {
    */
   private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[]): Plan {
     const only = ops.length === 1 ? ops[0]! : undefined;
-    if (only?.kind === 'put' && only.puts.length === 1 && this.usedBytes === undefined) {
+    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && this.usedBytes === undefined) {
       // The hot path (one set, no quota): the general loop below, without its maps and arrays.
-      const p = only.puts[0]!;
+      const p = only.muts[0] as PreparedPut;
       const raw = olds[0];
       const rec = buildRecord(p, raw === undefined ? undefined : checkEnvelope(raw, p.key), Date.now());
       const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: rec }];
       if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, p.key), value: 0 });
       const events: PendingEvent[] | undefined = this.events.has('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
-      return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined };
+      return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined, written: [p.key] };
     }
     const current = new Map<string, RecordEnvelope | undefined>();
     for (let i = 0; i < keyList.length; i++) {
@@ -404,30 +427,45 @@ export class Backend {
     const results: Plan['results'] = [];
     let strict = false;
     let used = this.usedBytes;
+    /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
+    const groupWritten = new Set<string>();
 
     for (const op of ops) {
       let events: PendingEvent[] | undefined;
-      if (op.kind === 'put') {
-        const next: [string, RecordEnvelope][] = [];
-        let delta = 0;
+      if (op.kind === 'write') {
+        const conflict = op.check && this.conflictOf(op.check, groupWritten);
+        // (A conflicting transaction writes nothing: its whole op is skipped.)
+        if (conflict) {
+          results.push({ op, error: new StorageConflictError(conflict), events });
+          continue;
+        }
+        // Final state of every key the op touches; versions count once per write of a key.
         const staged = new Map<string, RecordEnvelope | undefined>();
-        for (const p of op.puts) {
-          const old = staged.has(p.key) ? staged.get(p.key) : current.get(p.key);
-          const rec = buildRecord(p, old, now);
-          if (used !== undefined) delta += recordSize(p.key, rec) - (old ? recordSize(p.key, old) : 0);
-          staged.set(p.key, rec);
-          next.push([p.key, rec]);
+        let delta = 0;
+        for (const m of op.muts) {
+          const before = staged.has(m.key) ? staged.get(m.key) : current.get(m.key);
+          const after = 'del' in m ? undefined : buildRecord(m, before, now);
+          if (used !== undefined) delta += (after ? recordSize(m.key, after) : 0) - (before ? recordSize(m.key, before) : 0);
+          staged.set(m.key, after);
         }
         if (used !== undefined && delta > 0 && used + delta > this.maxBytes!) {
           results.push({ op, error: new StorageQuotaError(`write of ${delta} bytes would exceed maxSize ${this.maxBytes} of backend "${this.name}" (${used} bytes used); nothing was written`), events });
           continue;
         }
         if (used !== undefined) used += delta;
-        for (const [key, rec] of next) {
-          batch.push({ type: 'put', space: 'r', key, value: rec });
-          if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: 0 });
+        for (const [key, rec] of staged) {
+          const old = current.get(key);
+          if (rec) {
+            batch.push({ type: 'put', space: 'r', key, value: rec });
+            if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: 0 });
+            if (this.events.has('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
+          } else if (old) {
+            batch.push({ type: 'del', space: 'r', key });
+            if (old.e !== 0) batch.push({ type: 'del', space: 'x', key: expiryKey(old.e, key) });
+            if (this.events.has('delete') && (old.e === 0 || old.e > now)) (events ??= []).push(['delete', { key, backend: this.name }]);
+          } else continue;
           current.set(key, rec);
-          if (this.events.has('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
+          groupWritten.add(key);
         }
         strict ||= (op.durability ?? this.options.durability) === 'strict';
         results.push({ op, events });
@@ -440,6 +478,7 @@ export class Backend {
           if (old.e !== 0) batch.push({ type: 'del', space: 'x', key: expiryKey(old.e, key) });
           if (used !== undefined) used -= recordSize(key, old);
           current.set(key, undefined);
+          groupWritten.add(key);
           if (old.e === 0 || old.e > now) {
             count++;
             if (this.events.has('delete')) (events ??= []).push(['delete', { key, backend: this.name }]);
@@ -456,6 +495,7 @@ export class Backend {
           batch.push({ type: 'del', space: 'r', key: c.key });
           if (used !== undefined) used -= recordSize(c.key, old);
           current.set(c.key, undefined);
+          groupWritten.add(c.key);
           expired.push(c.key);
           if (this.events.has('expire')) (events ??= []).push(['expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }]);
         }
@@ -463,7 +503,62 @@ export class Backend {
       }
     }
 
-    return { batch, results, strict, used };
+    return { batch, results, strict, used, written: groupWritten };
+  }
+
+  private recordWrites(keys: Iterable<string>): void {
+    if (this.openTransactions === 0) return;
+    const seq = ++this.seq;
+    for (const key of keys) this.lastWritten.set(key, seq);
+  }
+
+  /** Why a transaction must not commit, or undefined when nothing it read or wrote changed. */
+  private conflictOf(check: TxCheck & { writes: readonly string[] }, groupWritten: ReadonlySet<string>): string | undefined {
+    const changedAfter = (key: string, seq: number) => (this.lastWritten.get(key) ?? 0) > seq || groupWritten.has(key);
+    for (const [key, seq] of check.reads) if (changedAfter(key, seq)) return `key "${key}" changed after this transaction read it`;
+    for (const key of check.writes) if (changedAfter(key, check.startSeq)) return `key "${key}" was written by someone else during this transaction`;
+    for (const { pattern, seq } of check.ranges) {
+      for (const [key, at] of this.lastWritten) {
+        if (at > seq && key.startsWith(pattern.prefix) && pattern.matches(key)) return `key "${key}" under the pattern "${pattern.source}" changed after this transaction read it`;
+      }
+      for (const key of groupWritten) {
+        if (key.startsWith(pattern.prefix) && pattern.matches(key)) return `key "${key}" under the pattern "${pattern.source}" changed after this transaction read it`;
+      }
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- transaction support (@internal)
+
+  /** @internal The write sequence now: a read issued after this sees every change up to it. */
+  get writeSeq(): number {
+    return this.seq;
+  }
+
+  /** @internal A transaction opened: start logging writes. */
+  transactionOpened(): void {
+    this.openTransactions++;
+  }
+
+  /** @internal A transaction finished: stop logging writes once none is open. */
+  transactionClosed(): void {
+    if (--this.openTransactions === 0) this.lastWritten.clear();
+  }
+
+  /** @internal The live record of `key` (undefined when missing or expired), for transactions. */
+  async readRecord(key: string): Promise<RecordEnvelope | undefined> {
+    if (this.status !== 'open') await this.ready();
+    return this.live(await this.engine.get('r', key), key, Date.now());
+  }
+
+  /** @internal Live keys matching a compiled pattern, for transactions. */
+  async liveKeys(p: Pattern): Promise<string[]> {
+    return this.keys(p.source);
+  }
+
+  /** @internal Applies a transaction's writes if nothing it depends on changed (StorageConflictError otherwise). */
+  commitWrites(muts: Mutation[], check: TxCheck & { writes: readonly string[] }, durability: Durability): Promise<void> {
+    return this.enqueue<void>({ kind: 'write', muts, durability, check });
   }
 
   /** Sums the stored bytes of every record (once, when a size limit is first needed). */
@@ -504,7 +599,8 @@ export class Backend {
 }
 
 /** The envelope a put stores, given the key's current record: createdAt kept while alive, version +1. */
-function buildRecord(p: PreparedPut, old: RecordEnvelope | undefined, now: number): RecordEnvelope {
+/** @internal */
+export function buildRecord(p: PreparedPut, old: RecordEnvelope | undefined, now: number): RecordEnvelope {
   const alive = old !== undefined && (old.e === 0 || old.e > now);
   return {
     f: p.flags, c: alive ? old.c : now, u: now, e: p.ttl ? now + Math.round(p.ttl * 1000) : 0,
@@ -517,7 +613,8 @@ function expiryKey(expiresAt: number, key: string): string {
   return expiresAt.toString(16).padStart(EXPIRY_DIGITS, '0') + key;
 }
 
-function prepare(key: string, value: unknown, ttl: number | undefined, tags: readonly string[] | undefined, what = 'value'): PreparedPut {
+/** @internal Validates and encodes one put (keys checked by the caller). */
+export function prepare(key: string, value: unknown, ttl: number | undefined, tags: readonly string[] | undefined, what = 'value'): PreparedPut {
   let body: string | Uint8Array;
   try {
     body = encodeValue(value);
@@ -532,7 +629,8 @@ function decodeBody(rec: RecordEnvelope): unknown {
   return decodeValue(rec.b);
 }
 
-function metadataOf(rec: RecordEnvelope): Metadata {
+/** @internal Public metadata of an envelope (a fresh object). */
+export function metadataOf(rec: RecordEnvelope): Metadata {
   const m: Metadata = { createdAt: rec.c, updatedAt: rec.u, version: rec.n };
   if (rec.l !== 0) m.ttl = rec.l;
   if (rec.e !== 0) m.expiresAt = rec.e;

@@ -16,7 +16,8 @@ export type StorageErrorCode =
   | 'STORAGE_QUOTA'
   | 'STORAGE_CORRUPTION'
   | 'STORAGE_VALIDATION'
-  | 'STORAGE_CONFLICT';
+  | 'STORAGE_CONFLICT'
+  | 'STORAGE_TX_CLOSED';
 
 /** Options accepted by every {@link StorageError} constructor. */
 export interface StorageErrorOptions {

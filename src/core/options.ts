@@ -107,3 +107,8 @@ const CONFIG_SPEC: Record<string, Checker> = {
 
 export const checkBackendOptions = (o: unknown): BackendOptions => checkObject(o, 'backend options', BACKEND_SPEC) as BackendOptions;
 export const checkConfig = (o: unknown): StorageConfig => checkObject(o, 'StorageConfig', CONFIG_SPEC) as StorageConfig;
+
+const TX_SPEC: Record<string, Checker> = { backend: name, durability, timeout: intIn(1, 2 ** 31 - 1), retries: intIn(0, 1000) };
+/** Validated options of beginTransaction / transaction. */
+export const checkTransactionOptions = (o: unknown): { backend?: string; durability?: Durability; timeout?: number; retries?: number } =>
+  checkObject(o, 'transaction options', TX_SPEC);

@@ -9,7 +9,8 @@ import { StorageConnectionError, invalid } from './errors';
 import { Emitter } from './events';
 import { describe } from './keys';
 import { createMemoryEngine } from './memory-engine';
-import { checkBackendOptions, checkConfig } from './options';
+import { checkBackendOptions, checkConfig, checkTransactionOptions } from './options';
+import { DEFAULT_TRANSACTION_TIMEOUT, Transaction, runTransaction, type RunTransactionOptions, type TransactionOptions } from './transaction';
 import type {
   BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, RouteOptions, SetOptions, StorageConfig,
   StorageEventName, StorageListener,
@@ -185,6 +186,47 @@ export class StorageSystem {
   /** Deletes the keys matching `pattern` (default every key); resolves how many were deleted. */
   async clear(pattern?: string, options?: RouteOptions): Promise<number> {
     return this.routeRead(options).clear(pattern);
+  }
+
+  // ----------------------------------------------------------------- transactions
+
+  /**
+   * Starts an optimistic transaction on one backend (`options.backend`, default the default
+   * backend). Its reads see its own writes; `commit()` applies every write atomically, or rejects
+   * with StorageConflictError when something it read or writes changed meanwhile.
+   *
+   * @example
+   * ```ts
+   * const tx = await storage.beginTransaction();
+   * await tx.set('user.balance', 100);
+   * await tx.set('transaction.log', { userId: 'user-123', amount: 100 });
+   * await tx.commit();
+   * ```
+   */
+  async beginTransaction(options?: TransactionOptions): Promise<Transaction> {
+    const o = checkTransactionOptions(options);
+    if ((o as RunTransactionOptions).retries !== undefined) invalid('retries is an option of transaction(fn), not of beginTransaction');
+    const backend = this.route(o);
+    await backend.ready();
+    return new Transaction(backend, o.durability ?? 'strict', o.timeout ?? DEFAULT_TRANSACTION_TIMEOUT);
+  }
+
+  /**
+   * Runs `fn(tx)` in a transaction and commits it; on StorageConflictError runs `fn` again, up to
+   * `retries` times (default 5). Resolves what `fn` returned. An error thrown by `fn` rolls back.
+   *
+   * @example
+   * ```ts
+   * await storage.transaction(async (tx) => {
+   *   const a = (await tx.get<number>('acct.a')) ?? 0;
+   *   await tx.set('acct.a', a - 10);
+   *   await tx.set('acct.b', ((await tx.get<number>('acct.b')) ?? 0) + 10);
+   * }, { retries: 5 });
+   * ```
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options?: RunTransactionOptions): Promise<T> {
+    const { retries = 5, ...rest } = checkTransactionOptions(options);
+    return runTransaction(() => this.beginTransaction(rest), fn, retries);
   }
 
   // ----------------------------------------------------------------- events and lifecycle

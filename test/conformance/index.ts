@@ -3,6 +3,7 @@
  * `runConformance(test, target)` declares them through `test`; see types.ts for the contract.
  */
 import { kvTests } from './kv';
+import { transactionTests } from './transactions';
 import { ttlPatternTests } from './ttl-patterns';
 import type { Declare, Target } from './types';
 import { valueTests } from './values';
@@ -14,4 +15,5 @@ export function runConformance(test: Declare, target: Target): void {
   kvTests(named, target);
   valueTests(named, target);
   ttlPatternTests(named, target);
+  transactionTests(named, target);
 }
