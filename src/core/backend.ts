@@ -52,7 +52,7 @@ interface Plan {
 }
 
 /** An event to emit once its write is stored. */
-type PendingEvent = { [E in keyof StorageEvents]: [E, StorageEvents[E]] }[keyof StorageEvents];
+type PendingEvent = { [E in 'set' | 'delete' | 'expire']: [E, StorageEvents[E]] }['set' | 'delete' | 'expire'];
 
 /** Every key a group of writes touches, once each. */
 function writeKeys(ops: readonly WriteOp[]): string[] {
@@ -106,6 +106,8 @@ export class Backend {
   private openTransactions = 0;
   /** Key -> sequence of its last applied change, kept only while transactions are open. */
   private readonly lastWritten = new Map<string, number>();
+  /** Change notices to and from other tabs/workers on the same store (engines with `multiContext`). */
+  private channel: BroadcastChannel | undefined;
   /** The engine answers synchronously (memory): writes skip the queue when it is empty. */
   private readonly synchronous: boolean;
 
@@ -249,6 +251,8 @@ export class Backend {
     this.status = 'closing';
     clearTimeout(this.sweepTimer);
     while (this.flushing || this.queue.length > 0) await this.flush();
+    this.channel?.close();
+    this.channel = undefined;
     await this.engine.close();
     this.status = 'closed';
   }
@@ -271,6 +275,7 @@ export class Backend {
           if (this.maxBytes !== undefined) await this.measure();
           this.status = 'open';
           this.opening = undefined;
+          this.listenToOtherContexts();
           this.scheduleSweep(0);
         },
         (err: unknown) => {
@@ -354,7 +359,39 @@ export class Backend {
   }
 
   private emitAll(events: PendingEvent[]): void {
-    for (const [name, payload] of events) this.events.emit(name, payload as never);
+    for (const [name, payload] of events) if (this.events.has(name)) this.events.emit(name, payload as never);
+  }
+
+  /** Are events of this kind needed: by a local listener, or by other contexts? */
+  private wants(name: keyof StorageEvents): boolean {
+    return this.channel !== undefined || this.events.has(name);
+  }
+
+  /**
+   * Other tabs and workers with the same IndexedDB database see our writes as events, and we see
+   * theirs: each committed batch posts its changes on a BroadcastChannel named after the store.
+   * A change from elsewhere also counts as a write for our open transactions' conflict checks.
+   */
+  private listenToOtherContexts(): void {
+    if (!this.engine.capabilities.multiContext || typeof BroadcastChannel !== 'function') return;
+    this.channel = new BroadcastChannel(`tierstore:${this.engine.capabilities.engine}:${this.options.basePath ?? this.name}`);
+    this.channel.onmessage = (message: MessageEvent<PendingEvent[]>) => {
+      const changes = message.data;
+      if (!Array.isArray(changes)) return;
+      this.recordWrites(changes.map(([, payload]) => payload.key));
+      for (const [name, payload] of changes) {
+        if (this.events.has(name)) this.events.emit(name, { ...payload, backend: this.name, remote: true } as never);
+      }
+    };
+  }
+
+  private broadcast(changes: PendingEvent[]): void {
+    if (changes.length === 0) return;
+    try {
+      this.channel!.postMessage(changes);
+    } catch (error) {
+      this.events.emit('error', { error: error as Error, backend: this.name, operation: 'broadcast' });
+    }
   }
 
   /** Applies every queued write as one engine batch; loops while more arrive. Resolves when the queue is drained. */
@@ -392,6 +429,7 @@ export class Backend {
   private settle(plan: Plan): void {
     this.usedBytes = plan.used;
     this.recordWrites(plan.written);
+    if (this.channel) this.broadcast(plan.results.flatMap((r) => (r.error === undefined && r.events) || []));
     for (const r of plan.results) {
       if (r.error !== undefined) r.op.done!.reject(r.error);
       else {
@@ -414,7 +452,7 @@ export class Backend {
       const rec = buildRecord(p, raw === undefined ? undefined : checkEnvelope(raw, p.key), Date.now());
       const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: rec }];
       if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, p.key), value: 0 });
-      const events: PendingEvent[] | undefined = this.events.has('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
+      const events: PendingEvent[] | undefined = this.wants('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
       return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined, written: [p.key] };
     }
     const current = new Map<string, RecordEnvelope | undefined>();
@@ -458,11 +496,11 @@ export class Backend {
           if (rec) {
             batch.push({ type: 'put', space: 'r', key, value: rec });
             if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: 0 });
-            if (this.events.has('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
+            if (this.wants('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
           } else if (old) {
             batch.push({ type: 'del', space: 'r', key });
             if (old.e !== 0) batch.push({ type: 'del', space: 'x', key: expiryKey(old.e, key) });
-            if (this.events.has('delete') && (old.e === 0 || old.e > now)) (events ??= []).push(['delete', { key, backend: this.name }]);
+            if (this.wants('delete') && (old.e === 0 || old.e > now)) (events ??= []).push(['delete', { key, backend: this.name }]);
           } else continue;
           current.set(key, rec);
           groupWritten.add(key);
@@ -481,7 +519,7 @@ export class Backend {
           groupWritten.add(key);
           if (old.e === 0 || old.e > now) {
             count++;
-            if (this.events.has('delete')) (events ??= []).push(['delete', { key, backend: this.name }]);
+            if (this.wants('delete')) (events ??= []).push(['delete', { key, backend: this.name }]);
           }
         }
         strict ||= (op.durability ?? this.options.durability) === 'strict';
@@ -497,7 +535,7 @@ export class Backend {
           current.set(c.key, undefined);
           groupWritten.add(c.key);
           expired.push(c.key);
-          if (this.events.has('expire')) (events ??= []).push(['expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }]);
+          if (this.wants('expire')) (events ??= []).push(['expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }]);
         }
         results.push({ op, value: expired, events });
       }

@@ -36,6 +36,11 @@ export interface EngineCapabilities {
    * write at once when nothing is queued, instead of going through its write queue.
    */
   readonly synchronous?: boolean;
+  /**
+   * Several contexts (tabs, workers) can open the same store at once (IndexedDB). The Backend then
+   * tells the others about its writes over a BroadcastChannel.
+   */
+  readonly multiContext?: boolean;
 }
 
 /** A value handed to or returned by an engine: see the invariants above. */

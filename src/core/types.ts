@@ -123,12 +123,12 @@ export interface StorageConfig {
 
 /** Events and their payloads. */
 export interface StorageEvents {
-  /** A key was written (once per key of a batch). */
-  set: { key: string; backend: string; metadata: Metadata };
+  /** A key was written (once per key of a batch). `remote` when another tab or worker wrote it. */
+  set: { key: string; backend: string; metadata: Metadata; remote?: true };
   /** A live key was deleted (by delete or clear). */
-  delete: { key: string; backend: string };
+  delete: { key: string; backend: string; remote?: true };
   /** An expired key was removed by the background sweep. */
-  expire: { key: string; backend: string; expiresAt: number };
+  expire: { key: string; backend: string; expiresAt: number; remote?: true };
   /** A background task failed (sweep, open). */
   error: { error: Error; backend: string; operation: string };
 }

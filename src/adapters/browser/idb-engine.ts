@@ -23,6 +23,7 @@ const CAPABILITIES: EngineCapabilities = Object.freeze({
   persistent: true,
   keyOrder: 'utf16',
   durableWrites: true,
+  multiContext: true,
 });
 
 /** Schema version: version 1 creates the three keyspace stores. */
