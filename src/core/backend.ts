@@ -35,7 +35,7 @@ export interface TxCheck {
 }
 
 type WriteOp =
-  | { kind: 'write'; muts: Mutation[]; durability: Durability | undefined; check?: TxCheck & { writes: readonly string[] }; done?: Settle }
+  | { kind: 'write'; muts: Mutation[]; durability: Durability | undefined; check?: TxCheck & { writes: readonly string[] }; marker?: string; done?: Settle }
   | { kind: 'del'; keys: string[]; durability: Durability | undefined; done?: Settle }
   | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle };
 
@@ -68,7 +68,9 @@ function writeKeys(ops: readonly WriteOp[]): string[] {
 
 type Status = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
-const EXPIRY_DIGITS = 12; // hex ms since epoch: fixed width keeps numeric order = string order
+const EXPIRY_DIGITS = 12;
+/** Metadata-space prefix of transaction commit markers. */
+const TX_MARKER = 'tx:'; // hex ms since epoch: fixed width keeps numeric order = string order
 
 /** The options of a backend after validation, with system defaults applied. */
 export interface ResolvedBackendOptions extends BackendOptions {
@@ -102,6 +104,8 @@ export class Backend {
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   /** Write sequence: +1 per applied batch. Transactions compare it to detect conflicts. */
   private seq = 0;
+  /** Commit markers of transactions that committed; deleted with the next write batch. */
+  private readonly staleMarkers: string[] = [];
   /** Open transactions; while there are any, applied writes are logged in `lastWritten`. */
   private openTransactions = 0;
   /** Key -> sequence of its last applied change, kept only while transactions are open. */
@@ -272,6 +276,8 @@ export class Backend {
       this.status = 'opening';
       this.opening = this.engine.open().then(
         async () => {
+          const leftovers = await this.engine.keys('m', { gte: TX_MARKER, lt: TX_MARKER.slice(0, -1) + ';' });
+          if (leftovers.length > 0) await this.engine.batch(leftovers.map((key) => ({ type: 'del', space: 'm', key })));
           if (this.maxBytes !== undefined) await this.measure();
           this.status = 'open';
           this.opening = undefined;
@@ -337,6 +343,7 @@ export class Backend {
       try {
         const keys = writeKeys([op]);
         const plan = this.plan([op], keys, this.engine.getMany('r', keys) as (StoredValue | undefined)[]);
+        this.staleMarkers.splice(0, this.withStaleMarkers(plan.batch));
         if (plan.batch.length > 0) this.engine.batch(plan.batch);
         this.usedBytes = plan.used;
         this.recordWrites(plan.written);
@@ -345,6 +352,7 @@ export class Backend {
         return Promise.reject(err);
       }
       if (result.error !== undefined) return Promise.reject(result.error);
+      if (op.kind === 'write' && op.marker) this.staleMarkers.push(op.marker);
       if (result.events) this.emitAll(result.events);
       return Promise.resolve(result.value as T);
     }
@@ -421,13 +429,23 @@ export class Backend {
   private async apply(ops: WriteOp[]): Promise<void> {
     const keys = writeKeys(ops);
     const plan = this.plan(ops, keys, await this.engine.getMany('r', keys));
+    const stale = this.withStaleMarkers(plan.batch);
     if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability: plan.strict ? 'strict' : 'relaxed' });
+    this.staleMarkers.splice(0, stale);
     this.settle(plan);
+  }
+
+  /** Adds deletes of the markers of transactions known to have committed; returns how many. */
+  private withStaleMarkers(batch: BatchOp[]): number {
+    const n = this.staleMarkers.length;
+    if (n > 0 && batch.length > 0) for (const id of this.staleMarkers) batch.push({ type: 'del', space: 'm', key: TX_MARKER + id });
+    return batch.length > 0 ? n : 0;
   }
 
   /** Resolves or rejects each op of an applied plan, then emits its events. */
   private settle(plan: Plan): void {
     this.usedBytes = plan.used;
+    for (const r of plan.results) if (r.error === undefined && r.op.kind === 'write' && r.op.marker) this.staleMarkers.push(r.op.marker);
     this.recordWrites(plan.written);
     if (this.channel) this.broadcast(plan.results.flatMap((r) => (r.error === undefined && r.events) || []));
     for (const r of plan.results) {
@@ -505,6 +523,9 @@ export class Backend {
           current.set(key, rec);
           groupWritten.add(key);
         }
+        // A committed transaction leaves a marker in the same batch, so that after an indeterminate
+        // failure transaction(fn) can tell whether the commit landed before running fn again.
+        if (op.marker) batch.push({ type: 'put', space: 'm', key: TX_MARKER + op.marker, value: now });
         strict ||= (op.durability ?? this.options.durability) === 'strict';
         results.push({ op, events });
       } else if (op.kind === 'del') {
@@ -595,8 +616,14 @@ export class Backend {
   }
 
   /** @internal Applies a transaction's writes if nothing it depends on changed (StorageConflictError otherwise). */
-  commitWrites(muts: Mutation[], check: TxCheck & { writes: readonly string[] }, durability: Durability): Promise<void> {
-    return this.enqueue<void>({ kind: 'write', muts, durability, check });
+  commitWrites(muts: Mutation[], check: TxCheck & { writes: readonly string[] }, durability: Durability, id: string): Promise<void> {
+    return this.enqueue<void>({ kind: 'write', muts, durability, check, marker: id });
+  }
+
+  /** @internal Did the commit of transaction `id` land? (Its marker is kept until the next write.) */
+  async committed(id: string): Promise<boolean> {
+    if (this.status !== 'open') await this.ready();
+    return (await this.engine.get('m', TX_MARKER + id)) !== undefined;
   }
 
   /** Sums the stored bytes of every record (once, when a size limit is first needed). */

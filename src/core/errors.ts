@@ -17,7 +17,8 @@ export type StorageErrorCode =
   | 'STORAGE_CORRUPTION'
   | 'STORAGE_VALIDATION'
   | 'STORAGE_CONFLICT'
-  | 'STORAGE_TX_CLOSED';
+  | 'STORAGE_TX_CLOSED'
+  | 'STORAGE_INDETERMINATE';
 
 /** Options accepted by every {@link StorageError} constructor. */
 export interface StorageErrorOptions {

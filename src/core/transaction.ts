@@ -57,6 +57,8 @@ export class Transaction {
   /** Final state of each written key: a prepared put, or null for a delete. */
   private readonly writes = new Map<string, PreparedPut | null>();
   private readonly timer: ReturnType<typeof setTimeout>;
+  /** Identifies this transaction's commit marker (see `landed`). */
+  private readonly id = Date.now().toString(36) + Math.random().toString(36).slice(2);
 
   /** @internal Use `storage.beginTransaction()`. */
   constructor(private readonly store: Backend, private readonly durability: Durability, timeout: number) {
@@ -160,12 +162,20 @@ export class Transaction {
     const muts: Mutation[] = [];
     for (const [key, w] of this.writes) muts.push(w ?? { key, del: true });
     try {
-      await this.store.commitWrites(muts, { startSeq: this.startSeq, reads: this.reads, ranges: this.ranges, writes: [...this.writes.keys()] }, this.durability);
+      await this.store.commitWrites(muts, { startSeq: this.startSeq, reads: this.reads, ranges: this.ranges, writes: [...this.writes.keys()] }, this.durability, this.id);
       this.finish('committed');
     } catch (err) {
       this.finish('failed');
       throw err;
     }
+  }
+
+  /**
+   * After `commit()` failed with code STORAGE_INDETERMINATE: did it land after all? Reads the
+   * commit marker written in the same atomic batch as the writes.
+   */
+  async landed(): Promise<boolean> {
+    return this.state === 'committed' || (this.state === 'failed' && this.store.committed(this.id));
   }
 
   /** Discards the buffered writes. Allowed after a failed commit or a timeout; an error after a commit. */
@@ -210,12 +220,24 @@ export async function runTransaction<T>(begin: () => Promise<Transaction>, fn: (
   if (typeof fn !== 'function') invalid(`transaction(fn): fn must be a function, got ${describe(fn)}`);
   for (let attempt = 0; ; attempt++) {
     const tx = await begin();
+    let result: T | undefined;
     try {
-      const result = await fn(tx);
+      result = await fn(tx);
       await tx.commit();
       return result;
     } catch (err) {
       await tx.rollback().catch(() => {});
+      // An indeterminate commit is re-run only once we know it did not land: never twice.
+      if ((err as StorageError).code === 'STORAGE_INDETERMINATE' && tx.status === 'failed') {
+        let landed: boolean;
+        try {
+          landed = await tx.landed();
+        } catch {
+          throw err;
+        }
+        if (landed) return result!;
+        if (attempt < retries) continue;
+      }
       if (!(err instanceof StorageConflictError) || attempt >= retries) throw err;
     }
   }

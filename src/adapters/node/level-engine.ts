@@ -100,7 +100,18 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
         await open().batch(list, o?.durability === 'strict' ? { sync: true } : {});
       } catch (err) {
         if (err instanceof StorageError) throw err;
-        throw new StorageError(`LevelDB write failed at "${location}": ${(err as Error).message}`, { cause: err });
+        const code = (err as { code?: string }).code;
+        if (code === 'LEVEL_DATABASE_NOT_OPEN') {
+          throw new StorageConnectionError(`LevelDB at "${location}" is closed`, { code: 'STORAGE_CLOSED', cause: err });
+        }
+        // LevelDB can fail a write that already reached its log (an I/O error after the append):
+        // the outcome is unknown, and saying "nothing happened" could make a caller lose data.
+        throw new StorageError(
+          `LevelDB write at "${location}" failed with "${(err as Error).message}"; it may or may not have been applied. ` +
+            'Reads still work: read the keys back, or retry (set/delete/batchSet are idempotent; transaction(fn) checks whether its commit landed). ' +
+            'After an I/O error LevelDB refuses further writes until the backend is closed and reopened.',
+          { code: 'STORAGE_INDETERMINATE', cause: err },
+        );
       }
     },
     async range(space, q) {
