@@ -1,0 +1,120 @@
+/**
+ * `npm run bench`: SDK vs raw-engine baselines in Node (memory, LevelDB) and Chromium
+ * (IndexedDB), plus the browser bundle size of the key-value API.
+ *
+ *   npm run bench                        # everything, 3 runs per row
+ *   npm run bench -- --only node         # node | browser | size (comma-separated)
+ *   npm run bench -- --runs 5            # runs per row (default 3; rows 1 and 7, a few seconds
+ *                                        # per run, always run at least 5 times). Medians are reported.
+ *   npm run bench -- --scale 0.1         # smaller datasets, for trying the harness out
+ *   npm run bench -- --json out.json     # also write every sample (default .tmp/bench-results.json)
+ *
+ * Each table line is the median of `--runs` runs; SDK and baseline are measured in the same run,
+ * interleaved (their order alternates from run to run).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { markdownTable, samplesText, summarize, textTable, type Line } from './lib/measure.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PARTS = ['node', 'browser', 'size'] as const;
+type Part = (typeof PARTS)[number];
+
+function parseArgs(argv: string[]) {
+  let only: Part[] = [...PARTS];
+  let runs = 3;
+  let scale = 1;
+  let json = join(ROOT, '.tmp', 'bench-results.json');
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--only') {
+      only = value().split(',').map((s) => s.trim()) as Part[];
+      for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only: unknown part "${p}" (parts: ${PARTS.join(', ')})`);
+    } else if (flag === '--runs') {
+      runs = Number(value());
+      if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+    } else if (flag === '--scale') {
+      scale = Number(value());
+      if (!(scale > 0 && scale <= 1)) throw new Error('--scale must be in (0, 1]');
+    } else if (flag === '--json') {
+      json = value();
+    } else if (flag === '--help' || flag === '-h') {
+      console.log('usage: npm run bench -- [--only node,browser,size] [--runs N] [--scale F] [--json FILE]');
+      process.exit(0);
+    } else {
+      throw new Error(`unknown argument ${a} (try --help)`);
+    }
+  }
+  return { only, runs, scale, json };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const log = (msg: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+  if (args.runs < 3) log(`warning: --runs ${args.runs}: medians of fewer than 3 runs are not reported figures`);
+  const lines: Line[] = [];
+  let size: import('./size.ts').SizeResult | undefined;
+  const notes: string[] = [];
+
+  if (args.only.includes('node')) {
+    const { runNode } = await import('./node.ts');
+    lines.push(...(await runNode({
+      runs: args.runs,
+      fastRuns: Math.max(args.runs, 5),
+      keys: Math.round(100_000 * args.scale),
+      groups: Math.max(2, Math.round(1000 * args.scale)),
+      perGroup: 1000,
+      queries: 200,
+      tmp: join(ROOT, '.tmp', 'bench-node'),
+      log,
+    })));
+  }
+  if (args.only.includes('browser')) {
+    const { runBrowser } = await import('./browser.ts');
+    const r = await runBrowser({ runs: args.runs, keys: Math.round(20_000 * args.scale), root: ROOT, log });
+    lines.push(...r.lines);
+    notes.push(...r.notes);
+  }
+  if (args.only.includes('size')) {
+    const { measureSize } = await import('./size.ts');
+    size = await measureSize(ROOT);
+    if (!size) notes.push('bundle size: src/index.browser.ts does not exist yet');
+  }
+
+  lines.sort((a, b) => a.row - b.row);
+  const results = lines.map(summarize);
+  console.log('');
+  if (results.length > 0) {
+    console.log(textTable(results));
+    console.log('');
+    console.log('Samples (ops/s per run):');
+    for (const r of results) console.log(`  row ${r.row}: ${samplesText(r)}`);
+  }
+  if (size) {
+    console.log('');
+    console.log(`Browser bundle, key-value API only (set/get/keys): ${size.gzip.toLocaleString('en-US')} B minified+gzipped (${size.how})`);
+    for (const d of size.details) console.log(`  ${d}`);
+  }
+  for (const n of notes) console.log(`note: ${n}`);
+  if (results.length > 0) {
+    console.log('');
+    console.log('Markdown:');
+    console.log(markdownTable(results));
+  }
+  await mkdir(dirname(args.json), { recursive: true });
+  await writeFile(args.json, JSON.stringify({ date: new Date().toISOString(), args, results, size, notes }, null, 2));
+  log(`done; samples written to ${args.json}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
