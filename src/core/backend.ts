@@ -56,7 +56,8 @@ type PendingEvent = { [E in 'set' | 'delete' | 'expire']: [E, StorageEvents[E]] 
 
 /** Every key a group of writes touches, once each. */
 function writeKeys(ops: readonly WriteOp[]): string[] {
-  if (ops.length === 1 && ops[0]!.kind === 'write' && ops[0]!.muts.length === 1) return [ops[0]!.muts[0]!.key];
+  // One op: its keys as they are (a duplicate is read twice, harmlessly), no Set on the hot path.
+  if (ops.length === 1 && ops[0]!.kind === 'write') return ops[0]!.muts.map((m) => m.key);
   const keys = new Set<string>();
   for (const op of ops) {
     if (op.kind === 'write') for (const m of op.muts) keys.add(m.key);
@@ -110,6 +111,14 @@ export class Backend {
   private openTransactions = 0;
   /** Key -> sequence of its last applied change, kept only while transactions are open. */
   private readonly lastWritten = new Map<string, number>();
+  /**
+   * No expiry-index entry is due before this time (a lower bound; Infinity when the index is
+   * empty). Lets keys() skip reading the index. Only for single-context engines: another tab can
+   * add an index entry we would not hear of in time.
+   */
+  private nextDeadline = 0;
+  /** Earliest deadline added while `findNextDeadline` reads. */
+  private deadlineFloor = Infinity;
   /** Change notices to and from other tabs/workers on the same store (engines with `multiContext`). */
   private channel: BroadcastChannel | undefined;
   /** The engine answers synchronously (memory): writes skip the queue when it is empty. */
@@ -138,8 +147,21 @@ export class Backend {
   // ---------------------------------------------------------------- reads
 
   /** The value stored under `key`, or `undefined` when it is missing or expired. */
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    checkKey(key);
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      checkKey(key);
+      if (this.status === 'open' && this.synchronous) {
+        // Maps answer at once: no await, one promise.
+        const rec = this.live(this.engine.get('r', key), key, Date.now());
+        return Promise.resolve(rec && (decodeBody(rec) as T));
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.getLater<T>(key);
+  }
+
+  private async getLater<T>(key: string): Promise<T | undefined> {
     if (this.status !== 'open') await this.ready();
     const rec = this.live(await this.engine.get('r', key), key, Date.now());
     return rec && (decodeBody(rec) as T);
@@ -183,7 +205,7 @@ export class Backend {
     } else {
       keys = await this.engine.keys('r', this.prefixRange(p.prefix));
       if (this.engine.capabilities.keyOrder !== 'utf16') keys.sort();
-      keys = keys.filter((k) => p.matches(k));
+      keys = keys.filter((k) => k.startsWith(p.prefix) && p.matches(k));
     }
     return this.dropExpired(keys);
   }
@@ -233,7 +255,7 @@ export class Backend {
   async clear(pattern = '**'): Promise<number> {
     const p = compilePattern(pattern);
     if (this.status !== 'open') await this.ready();
-    const keys = p.exact ? [p.prefix] : (await this.engine.keys('r', this.prefixRange(p.prefix))).filter((k) => p.matches(k));
+    const keys = p.exact ? [p.prefix] : (await this.engine.keys('r', this.prefixRange(p.prefix))).filter((k) => k.startsWith(p.prefix) && p.matches(k));
     if (keys.length === 0) return 0;
     return this.enqueue<number>({ kind: 'del', keys, durability: undefined });
   }
@@ -279,6 +301,7 @@ export class Backend {
           const leftovers = await this.engine.keys('m', { gte: TX_MARKER, lt: TX_MARKER.slice(0, -1) + ';' });
           if (leftovers.length > 0) await this.engine.batch(leftovers.map((key) => ({ type: 'del', space: 'm', key })));
           if (this.maxBytes !== undefined) await this.measure();
+          await this.findNextDeadline();
           this.status = 'open';
           this.opening = undefined;
           this.listenToOtherContexts();
@@ -323,6 +346,7 @@ export class Backend {
   private async dropExpired(keys: string[]): Promise<string[]> {
     if (keys.length === 0) return keys;
     const now = Date.now();
+    if (now < this.nextDeadline) return keys;
     const due = await this.engine.keys('x', { lt: expiryKey(now + 1, '') });
     if (due.length === 0) return keys;
     const candidates = new Set(due.map((k) => k.slice(EXPIRY_DIGITS)));
@@ -342,7 +366,8 @@ export class Backend {
       let result: Plan['results'][number];
       try {
         const keys = writeKeys([op]);
-        const plan = this.plan([op], keys, this.engine.getMany('r', keys) as (StoredValue | undefined)[]);
+        const olds = keys.length === 1 ? [this.engine.get('r', keys[0]!)] : this.engine.getMany('r', keys);
+        const plan = this.plan([op], keys, olds as (StoredValue | undefined)[]);
         this.staleMarkers.splice(0, this.withStaleMarkers(plan.batch));
         if (plan.batch.length > 0) this.engine.batch(plan.batch);
         this.usedBytes = plan.used;
@@ -428,9 +453,24 @@ export class Backend {
 
   private async apply(ops: WriteOp[]): Promise<void> {
     const keys = writeKeys(ops);
-    const plan = this.plan(ops, keys, await this.engine.getMany('r', keys));
-    const stale = this.withStaleMarkers(plan.batch);
-    if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability: plan.strict ? 'strict' : 'relaxed' });
+    let plan: Plan;
+    let stale = 0;
+    if (this.engine.update) {
+      // Read and write in one engine transaction (IndexedDB): no other tab can slip in between.
+      // Durability is chosen before planning: strict when any op asks for it.
+      const strict = ops.some((op) => op.kind !== 'expire' && (op.durability ?? this.options.durability) === 'strict');
+      let planned: Plan | undefined;
+      await this.engine.update(keys, (olds) => {
+        planned = this.plan(ops, keys, olds);
+        stale = this.withStaleMarkers(planned.batch);
+        return planned.batch;
+      }, { durability: strict ? 'strict' : 'relaxed' });
+      plan = planned!;
+    } else {
+      plan = this.plan(ops, keys, await this.engine.getMany('r', keys));
+      stale = this.withStaleMarkers(plan.batch);
+      if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability: plan.strict ? 'strict' : 'relaxed' });
+    }
     this.staleMarkers.splice(0, stale);
     this.settle(plan);
   }
@@ -469,7 +509,7 @@ export class Backend {
       const raw = olds[0];
       const rec = buildRecord(p, raw === undefined ? undefined : checkEnvelope(raw, p.key), Date.now());
       const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: rec }];
-      if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, p.key), value: 0 });
+      if (rec.e !== 0) this.addExpiry(batch, rec.e, p.key);
       const events: PendingEvent[] | undefined = this.wants('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
       return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined, written: [p.key] };
     }
@@ -513,7 +553,7 @@ export class Backend {
           const old = current.get(key);
           if (rec) {
             batch.push({ type: 'put', space: 'r', key, value: rec });
-            if (rec.e !== 0) batch.push({ type: 'put', space: 'x', key: expiryKey(rec.e, key), value: 0 });
+            if (rec.e !== 0) this.addExpiry(batch, rec.e, key);
             if (this.wants('set')) (events ??= []).push(['set', { key, backend: this.name, metadata: metadataOf(rec) }]);
           } else if (old) {
             batch.push({ type: 'del', space: 'r', key });
@@ -563,6 +603,22 @@ export class Backend {
     }
 
     return { batch, results, strict, used, written: groupWritten };
+  }
+
+  /** Adds an expiry-index entry to a batch (lowering `nextDeadline` first: never too late). */
+  private addExpiry(batch: BatchOp[], expiresAt: number, key: string): void {
+    if (expiresAt < this.nextDeadline) this.nextDeadline = expiresAt;
+    if (expiresAt < this.deadlineFloor) this.deadlineFloor = expiresAt;
+    batch.push({ type: 'put', space: 'x', key: expiryKey(expiresAt, key), value: 0 });
+  }
+
+  /** Reads the earliest expiry-index entry to bound `nextDeadline`. */
+  private async findNextDeadline(): Promise<void> {
+    if (this.engine.capabilities.multiContext) return; // stays 0: always read the index
+    this.deadlineFloor = Infinity; // entries planned while we read lower it
+    const [first] = await this.engine.keys('x', { limit: 1 });
+    const found = first === undefined ? Infinity : parseInt(first.slice(0, EXPIRY_DIGITS), 16);
+    this.nextDeadline = Math.min(found, this.deadlineFloor);
   }
 
   private recordWrites(keys: Iterable<string>): void {
@@ -651,6 +707,7 @@ export class Backend {
           indexKey, key: indexKey.slice(EXPIRY_DIGITS), expiresAt: parseInt(indexKey.slice(0, EXPIRY_DIGITS), 16),
         }));
         expired = await this.enqueue<string[]>({ kind: 'expire', candidates });
+        if (due.length < limit) await this.findNextDeadline();
       }
       this.scheduleSweep(due.length === limit ? 0 : this.options.sweepInterval);
     } catch (error) {

@@ -81,6 +81,15 @@ export interface Engine {
   get(space: Space, key: string): MaybePromise<StoredValue | undefined>;
   getMany(space: Space, keys: readonly string[]): MaybePromise<(StoredValue | undefined)[]>;
   batch(ops: readonly BatchOp[], options?: BatchOptions): MaybePromise<void>;
+  /**
+   * Optional atomic read-modify-write: reads the current values of `keys` in space `r`, calls
+   * `plan` with them (synchronously; it returns the operations to apply, or throws to abort) and
+   * applies its batch in the SAME engine transaction. IndexedDB needs it: another tab may write
+   * between a separate read and write, and one transaction costs less than two. Engines without it
+   * get getMany + batch from the Backend, whose write queue already orders every write of the one
+   * process that owns the store.
+   */
+  update?(keys: readonly string[], plan: (values: (StoredValue | undefined)[]) => readonly BatchOp[], options?: BatchOptions): Promise<void>;
   /** Entries in key order within the bounds. */
   range(space: Space, query: RangeQuery): MaybePromise<[string, StoredValue][]>;
   /** Keys only, in key order within the bounds. */

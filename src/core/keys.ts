@@ -63,6 +63,7 @@ export function compilePattern(source: unknown): Pattern {
 
   let literal = '';
   let prefix: string | undefined;
+  let wildAt = -1;
   let regex = '';
   for (let i = 0; i < source.length; i++) {
     const ch = source[i]!;
@@ -73,7 +74,10 @@ export function compilePattern(source: unknown): Pattern {
       regex += escapeRegex(next);
       i++;
     } else if (ch === '*') {
-      prefix ??= literal;
+      if (prefix === undefined) {
+        prefix = literal;
+        wildAt = i;
+      }
       if (source[i + 1] === '*') {
         if (source[i + 2] === '*') invalid(`pattern "${source}" has "***": use "*" (one segment) or "**" (any depth)`);
         regex += '[^]*';
@@ -87,13 +91,17 @@ export function compilePattern(source: unknown): Pattern {
     }
   }
   const exact = prefix === undefined;
-  const re = exact ? undefined : new RegExp(`^${regex}$`);
-  const pattern: Pattern = {
-    source,
-    prefix: prefix ?? literal,
-    exact,
-    matches: re ? (key) => re.test(key) : (key) => key === literal,
-  };
+  const rest = exact ? '' : source.slice(wildAt);
+  const at = (prefix ?? literal).length;
+  // The two shapes nearly every call uses get matchers without a regular expression.
+  const matches: (key: string) => boolean = exact
+    ? (key) => key === literal
+    : rest === '**'
+      ? () => true // every key in the prefix range matches
+      : rest === '*'
+        ? (key) => key.indexOf('.', at) === -1
+        : ((re) => (key: string) => re.test(key))(new RegExp(`^${regex}$`));
+  const pattern: Pattern = { source, prefix: prefix ?? literal, exact, matches };
   if (patternCache.size > 1000) patternCache.clear();
   patternCache.set(source, pattern);
   return pattern;

@@ -58,19 +58,20 @@ export class SortedKeys {
 
   /** Keys k with lo <= k (or lo < k) and k < hi (or k <= hi), ascending, at most `limit`. */
   range(lo: string | undefined, loInclusive: boolean, hi: string | undefined, hiInclusive: boolean, limit: number): string[] {
-    const out: string[] = [];
-    if (limit <= 0) return out;
+    let out: string[] = [];
+    if (limit <= 0 || this.chunks.length === 0) return out;
     let ci = lo === undefined ? 0 : this.chunkFor(lo);
     let i = lo === undefined ? 0 : lowerBound(this.chunks[ci] ?? [], lo);
+    if (lo !== undefined && !loInclusive && this.chunks[ci]?.[i] === lo) i++;
+    // Whole chunk slices rather than one push per key: range reads copy thousands of keys.
     for (; ci < this.chunks.length; ci++, i = 0) {
       const chunk = this.chunks[ci]!;
-      for (; i < chunk.length; i++) {
-        const k = chunk[i]!;
-        if (lo !== undefined && !loInclusive && k === lo) continue;
-        if (hi !== undefined && (hiInclusive ? k > hi : k >= hi)) return out;
-        out.push(k);
-        if (out.length >= limit) return out;
-      }
+      let end = chunk.length;
+      const last = chunk[end - 1]!;
+      if (hi !== undefined && (hiInclusive ? last > hi : last >= hi)) end = hiInclusive ? upperBound(chunk, hi) : lowerBound(chunk, hi);
+      end = Math.min(end, i + limit - out.length);
+      if (end > i) out = out.length === 0 ? chunk.slice(i, end) : out.concat(chunk.slice(i, end));
+      if (end < chunk.length || out.length >= limit) return out;
     }
     return out;
   }
@@ -81,6 +82,19 @@ export class SortedKeys {
   }
 }
 
+/** Index of the first element > key. */
+function upperBound(arr: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element >= key. */
 function lowerBound(arr: readonly string[], key: string): number {
   let lo = 0;
   let hi = arr.length;

@@ -144,13 +144,22 @@ export class StorageSystem {
   // ----------------------------------------------------------------- data methods (routed)
 
   /** Stores `value` under `key`. `ttl` is in seconds. */
-  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    return this.route(options).set(key, value, options);
+  set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    // Not `async`: the hot path returns the backend's promise itself (one promise, no extra tick).
+    try {
+      return this.route(options).set(key, value, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The value under `key`, or `undefined` when missing or expired. */
-  async get<T = unknown>(key: string, options?: RouteOptions): Promise<T | undefined> {
-    return this.routeRead(options).get<T>(key);
+  get<T = unknown>(key: string, options?: RouteOptions): Promise<T | undefined> {
+    try {
+      return this.routeRead(options).get<T>(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The value and its metadata `{ createdAt, updatedAt, ttl, expiresAt, tags, version }`. */

@@ -77,6 +77,20 @@ export function kvTests(test: Declare, target: Target): void {
     deepEqual(await storage.keys(), []);
   }));
 
+  test('a large batchSet over a mix of existing and new keys keeps each createdAt and version', withStore(async ({ storage }) => {
+    await storage.batchSet(Array.from({ length: 40 }, (_, i) => ({ key: `mix.${String(i * 2).padStart(3, '0')}`, value: 'old' })));
+    await storage.batchSet(Array.from({ length: 40 }, (_, i) => ({ key: `other.${i}`, value: 0 }))); // outside the span
+    const created = (await storage.getEntry('mix.000'))!.metadata.createdAt;
+    await new Promise((r) => setTimeout(r, 5));
+    await storage.batchSet(Array.from({ length: 80 }, (_, i) => ({ key: `mix.${String(i).padStart(3, '0')}`, value: 'new' })));
+    for (let i = 0; i < 80; i++) {
+      const e = (await storage.getEntry(`mix.${String(i).padStart(3, '0')}`))!;
+      equal(e.value, 'new');
+      equal(e.metadata.version, i % 2 === 0 ? 2 : 1, `version of mix.${i}`);
+      if (i === 0) equal(e.metadata.createdAt, created, 'createdAt kept');
+    }
+  }));
+
   test('the last of duplicate keys in one batchSet wins', withStore(async ({ storage }) => {
     await storage.batchSet([{ key: 'd', value: 1 }, { key: 'd', value: 2 }]);
     equal(await storage.get('d'), 2);

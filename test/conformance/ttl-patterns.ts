@@ -86,7 +86,7 @@ export function ttlPatternTests(test: Declare, target: Target): void {
       const before = f.reads();
       deepEqual((await backend.sweep()).sort(), ['due.0', 'due.1', 'due.2', 'due.3', 'due.4']);
       const read = f.reads() - before;
-      ok(read <= 10, `one sweep read ${read} entries for 5 due ones among 2,505`);
+      ok(read <= 12, `one sweep read ${read} entries for 5 due ones among 2,505 (5 index entries, 5 records, 1 probe of the next deadline)`);
       equal((await storage.keys('due.*')).length, 0);
     } finally {
       await f.cleanup();

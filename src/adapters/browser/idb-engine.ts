@@ -177,6 +177,57 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
 
   const store = (tx: Tx, s: Space) => tx.objectStore(s) as Store;
 
+  /** Issues a batch's requests on a raw transaction; a synchronous throw aborts it (nothing commits). */
+  function issue(tx: IDBTransaction, ops: readonly BatchOp[]): void {
+    const stores = new Map<Space, IDBObjectStore>();
+    try {
+      for (const op of ops) {
+        let st = stores.get(op.space);
+        if (!st) stores.set(op.space, (st = tx.objectStore(op.space)));
+        if (op.type === 'put') st.put(op.value, op.key);
+        else st.delete(op.key);
+      }
+    } catch (err) {
+      try { tx.abort(); } catch { /* already finished */ }
+      throw err;
+    }
+  }
+
+  /**
+   * Reads `keys` of store `r` inside `tx`, then calls `done(values)`. For more than a few keys it
+   * first lists which of them exist with one getAllKeys over their span (bounded), so writing
+   * 1,000 new keys costs one read request, not 1,000.
+   */
+  function readForUpdate(tx: IDBTransaction, keys: readonly string[], done: (values: (StoredValue | undefined)[]) => void): void {
+    const st = tx.objectStore('r');
+    const values: (StoredValue | undefined)[] = new Array(keys.length).fill(undefined);
+    const fetch = (indexes: number[]) => {
+      let left = indexes.length;
+      if (left === 0) return done(values);
+      for (const i of indexes) {
+        st.get(keys[i]!).onsuccess = (e) => {
+          values[i] = (e.target as IDBRequest).result;
+          if (--left === 0) done(values);
+        };
+      }
+    };
+    const all = keys.map((_, i) => i);
+    if (keys.length < 8) return fetch(all);
+    let lo = keys[0]!;
+    let hi = lo;
+    for (const k of keys) {
+      if (k < lo) lo = k;
+      if (k > hi) hi = k;
+    }
+    const limit = keys.length * 2 + 16;
+    st.getAllKeys(IDBKeyRange.bound(lo, hi), limit).onsuccess = (e) => {
+      const found = (e.target as IDBRequest<IDBValidKey[]>).result;
+      if (found.length >= limit) return fetch(all); // the span is crowded: read key by key
+      const exists = new Set(found as string[]);
+      fetch(all.filter((i) => exists.has(keys[i]!)));
+    };
+  }
+
   /** Entries (or keys) of a range: getAll/getAllKeys going forward, a cursor going backward. */
   async function read(space: Space, q: RangeQuery, withValues: boolean): Promise<[string, StoredValue][] | string[]> {
     const range = keyRange(q);
@@ -241,21 +292,34 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
         // per-request promise (and no unhandled rejection) for 1,000-operation batches.
         const tx = unwrap(wrapped) as IDBTransaction;
         const done = committed(tx);
-        const stores = new Map<Space, IDBObjectStore>();
         try {
-          for (const op of ops) {
-            let st = stores.get(op.space);
-            if (!st) stores.set(op.space, (st = tx.objectStore(op.space)));
-            if (op.type === 'put') st.put(op.value, op.key);
-            else st.delete(op.key);
-          }
+          issue(tx, ops);
         } catch (err) {
           // A synchronous throw (DataCloneError, DataError) must not let earlier puts commit.
           done.catch(() => {});
-          try { tx.abort(); } catch { /* already finished */ }
           return Promise.reject(err);
         }
         return done;
+      }, o?.durability ?? 'default');
+    },
+    async update(keys, plan, o) {
+      await run([...SPACES], 'readwrite', 'write', (wrapped) => {
+        const tx = unwrap(wrapped) as IDBTransaction;
+        const done = committed(tx);
+        let failure: unknown;
+        readForUpdate(tx, keys, (values) => {
+          try {
+            issue(tx, plan(values));
+          } catch (err) {
+            failure = err;
+            try { tx.abort(); } catch { /* already aborted by issue() */ }
+          }
+        });
+        stats.reads += keys.length;
+        return done.then(
+          () => { if (failure !== undefined) throw failure; },
+          (err: unknown) => { throw failure ?? err; },
+        );
       }, o?.durability ?? 'default');
     },
     range(space, q) {

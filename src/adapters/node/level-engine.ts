@@ -8,14 +8,21 @@ import type { ClassicLevel } from 'classic-level';
 import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
 import { StorageConnectionError, StorageError } from '../../core/errors';
 import type { EngineReadStats } from '../../core/memory-engine';
-import { packRecord, unpackRecord, type RecordEnvelope } from '../../core/record';
+import { packRecord, unpackRecord, type RecordEnvelope, type Utf8Writer } from '../../core/record';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Buffer writes UTF-8 about twice as fast as TextEncoder.encodeInto for short strings. */
+const bufferUtf8: Utf8Writer = {
+  byteLength: (s) => Buffer.byteLength(s, 'utf8'),
+  alloc: (size) => Buffer.allocUnsafe(size),
+  write: (out, s, offset) => (out as Buffer).write(s, offset, 'utf8'),
+};
+
 /** Records use the core's packed format; the other keyspaces hold small JSON values. */
 const toBytes = (space: Space, value: StoredValue): Uint8Array =>
-  space === 'r' ? packRecord(value as RecordEnvelope) : encoder.encode(JSON.stringify(value));
+  space === 'r' ? packRecord(value as RecordEnvelope, bufferUtf8) : encoder.encode(JSON.stringify(value));
 const fromBytes = (space: Space, bytes: Uint8Array | undefined, key: string): StoredValue =>
   bytes === undefined ? undefined : space === 'r' ? unpackRecord(bytes, key) : JSON.parse(decoder.decode(bytes));
 
@@ -120,7 +127,9 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
       return entries.map(([k, v]) => [k.slice(1), fromBytes(space, v, k.slice(1))] as [string, StoredValue]);
     },
     async keys(space, q) {
-      const keys = await open().keys(bounds(space, q)).all();
+      // Measured: a keys iterator of a 'view'-encoded database is ~1.7x faster when told a string
+      // value encoding (values are not read either way).
+      const keys: string[] = await open().keys({ ...bounds(space, q), valueEncoding: 'utf8' } as object).all();
       stats.reads += keys.length;
       return keys.map((k) => k.slice(1));
     },
