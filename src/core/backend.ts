@@ -70,6 +70,8 @@ function writeKeys(ops: readonly WriteOp[]): string[] {
 type Status = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
 const EXPIRY_DIGITS = 12;
+/** One settled promise shared by every synchronous write: awaiting it costs no allocation. */
+const RESOLVED: Promise<unknown> = Promise.resolve(undefined);
 /** Metadata-space prefix of transaction commit markers. */
 const TX_MARKER = 'tx:'; // hex ms since epoch: fixed width keeps numeric order = string order
 
@@ -363,6 +365,20 @@ export class Backend {
     }
     if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0) {
       // A synchronous engine (Maps) with nothing queued: apply now. Same order, no queue overhead.
+      const only = op.kind === 'write' && op.muts.length === 1 && !op.check && this.usedBytes === undefined ? op.muts[0]! : undefined;
+      if (only && !('del' in only)) {
+        // The hottest path, one plain set: no plan, no arrays of results, a shared resolved promise.
+        try {
+          const { batch, rec } = this.onePut(only, this.engine.get('r', only.key));
+          this.staleMarkers.splice(0, this.withStaleMarkers(batch));
+          this.engine.batch(batch);
+          if (this.openTransactions > 0) this.recordWrites([only.key]);
+          if (this.events.has('set')) this.events.emit('set', { key: only.key, backend: this.name, metadata: metadataOf(rec) });
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return RESOLVED as Promise<T>;
+      }
       let result: Plan['results'][number];
       try {
         const keys = writeKeys([op]);
@@ -506,10 +522,7 @@ export class Backend {
     if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && this.usedBytes === undefined) {
       // The hot path (one set, no quota): the general loop below, without its maps and arrays.
       const p = only.muts[0] as PreparedPut;
-      const raw = olds[0];
-      const rec = buildRecord(p, raw === undefined ? undefined : checkEnvelope(raw, p.key), Date.now());
-      const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: rec }];
-      if (rec.e !== 0) this.addExpiry(batch, rec.e, p.key);
+      const { batch, rec } = this.onePut(p, olds[0]);
       const events: PendingEvent[] | undefined = this.wants('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
       return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined, written: [p.key] };
     }
@@ -603,6 +616,14 @@ export class Backend {
     }
 
     return { batch, results, strict, used, written: groupWritten };
+  }
+
+  /** The batch that stores one prepared put over the key's current stored value. */
+  private onePut(p: PreparedPut, raw: StoredValue | undefined): { batch: BatchOp[]; rec: RecordEnvelope } {
+    const rec = buildRecord(p, raw === undefined ? undefined : checkEnvelope(raw, p.key), Date.now());
+    const batch: BatchOp[] = [{ type: 'put', space: 'r', key: p.key, value: rec }];
+    if (rec.e !== 0) this.addExpiry(batch, rec.e, p.key);
+    return { batch, rec };
   }
 
   /** Adds an expiry-index entry to a batch (lowering `nextDeadline` first: never too late). */

@@ -88,9 +88,12 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
       db = undefined;
       if (d) await d.close();
     },
-    async get(space, key) {
+    get(space, key) {
       stats.reads++;
-      return fromBytes(space, await open().get(space + key), key);
+      // getSync: a single read costs a thread-pool round trip when async, and LevelDB answers most
+      // reads from its memtable or block cache in microseconds. The trade-off: a read that goes to
+      // disk blocks the event loop for its duration (as better-sqlite3 does for every query).
+      return fromBytes(space, open().getSync(space + key), key);
     },
     async getMany(space, keys) {
       stats.reads += keys.length;
