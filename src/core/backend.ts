@@ -8,7 +8,7 @@
  * for 1,000 concurrent `set()` calls. The queue also orders writes, which makes the
  * read-before-write it needs (createdAt, version, quota) consistent: only one flush runs at a time.
  */
-import type { BatchOp, Engine, RangeQuery, StoredValue } from './engine';
+import type { BatchOp, Engine, MaybePromise, RangeQuery, StoredValue } from './engine';
 import { prefixUpperBound } from './engine';
 import { StorageConflictError, StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
 import type { Emitter } from './events';
@@ -36,7 +36,8 @@ export interface TxCheck {
 
 type WriteOp =
   | { kind: 'write'; muts: Mutation[]; durability: Durability | undefined; check?: TxCheck & { writes: readonly string[] }; marker?: string; done?: Settle }
-  | { kind: 'del'; keys: string[]; durability: Durability | undefined; done?: Settle }
+  /** Deletes `keys`; with `pattern` (clear), the matching keys are found when the op is applied, not when it is queued. */
+  | { kind: 'del'; keys: string[]; pattern?: Pattern; durability: Durability | undefined; done?: Settle }
   | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle };
 
 interface Settle { resolve(v: unknown): void; reject(e: unknown): void }
@@ -254,12 +255,21 @@ export class Backend {
   }
 
   /** Deletes every key matching `pattern` (default: all); resolves the number of live entries deleted. */
-  async clear(pattern = '**'): Promise<number> {
-    const p = compilePattern(pattern);
-    if (this.status !== 'open') await this.ready();
-    const keys = p.exact ? [p.prefix] : (await this.engine.keys('r', this.prefixRange(p.prefix))).filter((k) => k.startsWith(p.prefix) && p.matches(k));
-    if (keys.length === 0) return 0;
-    return this.enqueue<number>({ kind: 'del', keys, durability: undefined });
+  clear(pattern = '**'): Promise<number> {
+    try {
+      const p = compilePattern(pattern);
+      // Queued now, resolved when applied: a clear takes its place among writes issued around it.
+      return this.enqueue<number>(p.exact ? { kind: 'del', keys: [p.prefix], durability: undefined } : { kind: 'del', keys: [], pattern: p, durability: undefined });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Stored keys matching a pattern (expired ones included: a clear removes them too). */
+  private matching(p: Pattern): MaybePromise<string[]> {
+    const filter = (keys: string[]) => keys.filter((k) => k.startsWith(p.prefix) && p.matches(k));
+    const keys = this.engine.keys('r', this.prefixRange(p.prefix));
+    return Array.isArray(keys) ? filter(keys) : keys.then(filter);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -381,6 +391,7 @@ export class Backend {
       }
       let result: Plan['results'][number];
       try {
+        if (op.kind === 'del' && op.pattern) op.keys = this.matching(op.pattern) as string[];
         const keys = writeKeys([op]);
         const olds = keys.length === 1 ? [this.engine.get('r', keys[0]!)] : this.engine.getMany('r', keys);
         const plan = this.plan([op], keys, olds as (StoredValue | undefined)[]);
@@ -468,6 +479,7 @@ export class Backend {
   }
 
   private async apply(ops: WriteOp[]): Promise<void> {
+    for (const op of ops) if (op.kind === 'del' && op.pattern) op.keys = await this.matching(op.pattern);
     const keys = writeKeys(ops);
     let plan: Plan;
     let stale = 0;
@@ -583,7 +595,10 @@ export class Backend {
         results.push({ op, events });
       } else if (op.kind === 'del') {
         let count = 0;
-        for (const key of op.keys) {
+        const { pattern } = op;
+        // A clear also removes matching keys that earlier writes of this same group create.
+        const targets = pattern ? new Set([...op.keys, ...[...current.keys()].filter((k) => k.startsWith(pattern.prefix) && pattern.matches(k))]) : op.keys;
+        for (const key of targets) {
           const old = current.get(key);
           if (old === undefined) continue;
           batch.push({ type: 'del', space: 'r', key });
