@@ -404,7 +404,7 @@ export class Backend {
         return Promise.reject(err);
       }
       if (result.error !== undefined) return Promise.reject(result.error);
-      if (op.kind === 'write' && op.marker) this.staleMarkers.push(op.marker);
+      if (op.kind === 'write' && op.marker && op.muts.length > 0) this.staleMarkers.push(op.marker);
       if (result.events) this.emitAll(result.events);
       return Promise.resolve(result.value as T);
     }
@@ -513,7 +513,7 @@ export class Backend {
   /** Resolves or rejects each op of an applied plan, then emits its events. */
   private settle(plan: Plan): void {
     this.usedBytes = plan.used;
-    for (const r of plan.results) if (r.error === undefined && r.op.kind === 'write' && r.op.marker) this.staleMarkers.push(r.op.marker);
+    for (const r of plan.results) if (r.error === undefined && r.op.kind === 'write' && r.op.marker && r.op.muts.length > 0) this.staleMarkers.push(r.op.marker);
     this.recordWrites(plan.written);
     if (this.channel) this.broadcast(plan.results.flatMap((r) => (r.error === undefined && r.events) || []));
     for (const r of plan.results) {
@@ -590,7 +590,7 @@ export class Backend {
         }
         // A committed transaction leaves a marker in the same batch, so that after an indeterminate
         // failure transaction(fn) can tell whether the commit landed before running fn again.
-        if (op.marker) batch.push({ type: 'put', space: 'm', key: TX_MARKER + op.marker, value: now });
+        if (op.marker && op.muts.length > 0) batch.push({ type: 'put', space: 'm', key: TX_MARKER + op.marker, value: now });
         strict ||= (op.durability ?? this.options.durability) === 'strict';
         results.push({ op, events });
       } else if (op.kind === 'del') {
