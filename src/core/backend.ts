@@ -30,6 +30,12 @@ export interface TxCheck {
   startSeq: number;
   /** Keys read, with the write sequence before each read was issued. */
   reads: ReadonlyMap<string, number>;
+  /**
+   * Keys read, with the identity of the stored record each read saw (see `recordStamp`). Compared
+   * with the records read in the commit's own engine transaction: on IndexedDB this catches writes
+   * from other tabs whose change notice has not arrived yet.
+   */
+  stamps: ReadonlyMap<string, string>;
   /** Patterns read by keys(), with the write sequence before each read. */
   ranges: readonly { pattern: Pattern; seq: number }[];
 }
@@ -55,13 +61,32 @@ interface Plan {
 /** An event to emit once its write is stored. */
 type PendingEvent = { [E in 'set' | 'delete' | 'expire']: [E, StorageEvents[E]] }['set' | 'delete' | 'expire'];
 
+/**
+ * Identity of a stored record for conflict checks: version, createdAt and updatedAt change on every
+ * write, delete or re-create (expiry by time alone does not change it). '-' for no record.
+ */
+export function recordStamp(rec: RecordEnvelope | undefined): string {
+  return rec === undefined ? '-' : `${rec.n}:${rec.c}:${rec.u}`;
+}
+
+/** The first key a transaction read whose stored record is no longer the one it saw. */
+function staleRead(check: TxCheck, current: ReadonlyMap<string, RecordEnvelope | undefined>): string | undefined {
+  for (const [key, stamp] of check.stamps) {
+    if (recordStamp(current.get(key)) !== stamp) return `key "${key}" changed after this transaction read it (found when committing)`;
+  }
+  return undefined;
+}
+
 /** Every key a group of writes touches, once each. */
 function writeKeys(ops: readonly WriteOp[]): string[] {
   // One op: its keys as they are (a duplicate is read twice, harmlessly), no Set on the hot path.
-  if (ops.length === 1 && ops[0]!.kind === 'write') return ops[0]!.muts.map((m) => m.key);
+  if (ops.length === 1 && ops[0]!.kind === 'write' && !ops[0]!.check) return ops[0]!.muts.map((m) => m.key);
   const keys = new Set<string>();
   for (const op of ops) {
-    if (op.kind === 'write') for (const m of op.muts) keys.add(m.key);
+    if (op.kind === 'write') {
+      for (const m of op.muts) keys.add(m.key);
+      if (op.check) for (const k of op.check.stamps.keys()) keys.add(k);
+    }
     else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
     else for (const c of op.candidates) keys.add(c.key);
   }
@@ -554,7 +579,7 @@ export class Backend {
     for (const op of ops) {
       let events: PendingEvent[] | undefined;
       if (op.kind === 'write') {
-        const conflict = op.check && this.conflictOf(op.check, groupWritten);
+        const conflict = op.check && (this.conflictOf(op.check, groupWritten) ?? staleRead(op.check, current));
         // (A conflicting transaction writes nothing: its whole op is skipped.)
         if (conflict) {
           results.push({ op, error: new StorageConflictError(conflict), events });
@@ -697,9 +722,10 @@ export class Backend {
   }
 
   /** @internal The live record of `key` (undefined when missing or expired), for transactions. */
-  async readRecord(key: string): Promise<RecordEnvelope | undefined> {
+  async readRecord(key: string): Promise<{ live: RecordEnvelope | undefined; stamp: string }> {
     if (this.status !== 'open') await this.ready();
-    return this.live(await this.engine.get('r', key), key, Date.now());
+    const raw = await this.engine.get('r', key);
+    return { live: this.live(raw, key, Date.now()), stamp: recordStamp(raw === undefined ? undefined : checkEnvelope(raw, key)) };
   }
 
   /** @internal Live keys matching a compiled pattern, for transactions. */

@@ -53,6 +53,7 @@ export class Transaction {
   private state: State = 'active';
   private readonly startSeq: number;
   private readonly reads = new Map<string, number>();
+  private readonly stamps = new Map<string, string>();
   private readonly ranges: { pattern: Pattern; seq: number }[] = [];
   /** Final state of each written key: a prepared put, or null for a delete. */
   private readonly writes = new Map<string, PreparedPut | null>();
@@ -162,7 +163,7 @@ export class Transaction {
     const muts: Mutation[] = [];
     for (const [key, w] of this.writes) muts.push(w ?? { key, del: true });
     try {
-      await this.store.commitWrites(muts, { startSeq: this.startSeq, reads: this.reads, ranges: this.ranges, writes: [...this.writes.keys()] }, this.durability, this.id);
+      await this.store.commitWrites(muts, { startSeq: this.startSeq, reads: this.reads, stamps: this.stamps, ranges: this.ranges, writes: [...this.writes.keys()] }, this.durability, this.id);
       this.finish('committed');
     } catch (err) {
       this.finish('failed');
@@ -209,9 +210,12 @@ export class Transaction {
 
   private async read(key: string) {
     const seq = this.store.writeSeq;
-    const rec = await this.store.readRecord(key);
-    if (!this.reads.has(key)) this.reads.set(key, seq);
-    return rec;
+    const { live, stamp } = await this.store.readRecord(key);
+    if (!this.reads.has(key)) {
+      this.reads.set(key, seq);
+      this.stamps.set(key, stamp);
+    }
+    return live;
   }
 }
 
