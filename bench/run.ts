@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: SDK vs raw-engine baselines in Node (memory, LevelDB) and Chromium
- * (IndexedDB), plus the browser bundle size of the key-value API.
+ * (IndexedDB), plus the browser bundle size of the key-value API. Rows 8–10 (transactions,
+ * durability) compare the SDK with itself: transaction vs batchSet, strict vs relaxed, 8
+ * concurrent transactions vs 1 at a time (bench/node-tx.ts, bench/lib/transactions.ts).
  *
  *   npm run bench                        # everything, 3 runs per row
  *   npm run bench -- --only node         # node | browser | size (comma-separated)
- *   npm run bench -- --runs 5            # runs per row (default 3; rows 1 and 7, a few seconds
+ *   npm run bench -- --runs 5            # runs per row (default 3; rows 1, 7 and 8–10, a few seconds
  *                                        # per run, always run at least 5 times). Medians are reported.
  *   npm run bench -- --scale 0.1         # smaller datasets, for trying the harness out
  *   npm run bench -- --json out.json     # also write every sample (default .tmp/bench-results.json)
@@ -16,6 +18,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markdownTable, samplesText, summarize, textTable, type Line } from './lib/measure.ts';
+import { multipleOf } from './lib/transactions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PARTS = ['node', 'browser', 'size'] as const;
@@ -76,10 +79,30 @@ async function main(): Promise<void> {
       tmp: join(ROOT, '.tmp', 'bench-node'),
       log,
     })));
+    const { runNodeTransactions } = await import('./node-tx.ts');
+    lines.push(...(await runNodeTransactions({
+      runs: Math.max(args.runs, 5),
+      memWrites: multipleOf(50_000 * args.scale, 100),
+      levelWrites: multipleOf(20_000 * args.scale, 100),
+      sets: multipleOf(2_000 * args.scale, 100),
+      memTransfers: multipleOf(16_000 * args.scale, 8),
+      levelTransfers: multipleOf(4_000 * args.scale, 8),
+      tmp: join(ROOT, '.tmp', 'bench-node-tx'),
+      log,
+    })));
   }
   if (args.only.includes('browser')) {
     const { runBrowser } = await import('./browser.ts');
-    const r = await runBrowser({ runs: args.runs, keys: Math.round(20_000 * args.scale), root: ROOT, log });
+    const r = await runBrowser({
+      runs: args.runs,
+      keys: Math.round(20_000 * args.scale),
+      txRuns: Math.max(args.runs, 5),
+      txWrites: multipleOf(5_000 * args.scale, 100),
+      txSets: multipleOf(500 * args.scale, 100),
+      transfers: multipleOf(800 * args.scale, 8),
+      root: ROOT,
+      log,
+    });
     lines.push(...r.lines);
     notes.push(...r.notes);
   }

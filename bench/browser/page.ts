@@ -8,10 +8,14 @@
  * for `relaxed` unless a write asks for `strict` (src/core/backend.ts, `engine.batch(…,
  * { durability })`), so the raw baseline passes `{ durability: 'relaxed' }` and Dexie gets
  * `chromeTransactionDurability: 'relaxed'`. Change WRITE_DURABILITY if the SDK's hint changes.
+ *
+ * Rows 8–10 (writeCases, setCases, fillAccounts, transferCases) run the SDK only, with the
+ * durability each case names; bench/browser.ts runs them in a page with an on-disk profile.
  */
 import Dexie, { type Table } from 'dexie';
-import type { StorageSystem } from '../../src/index.browser.ts';
+import type { Durability, StorageSystem } from '../../src/index.browser.ts';
 import { chunks, makeDataset, shuffledIndexes, type BenchRecord } from '../lib/records.ts';
+import { accountEntries, alternating, setCase, transferCase, writeCase, type Case } from '../lib/transactions.ts';
 
 export type Kind = 'sdk' | 'raw' | 'dexie';
 type SystemClass = typeof StorageSystem;
@@ -48,6 +52,14 @@ const need = (): Data => {
   if (!data) throw new Error('bench page: prepare() first');
   return data;
 };
+const sdkOf = (name: string): StorageSystem => {
+  const h = handles.get(name);
+  if (h?.kind !== 'sdk') throw new Error(`bench page: no SDK database "${name}" is open`);
+  return h.db;
+};
+const mapCases = <A>(cases: Record<string, A>, make: (a: A) => Case): Record<string, Case> =>
+  Object.fromEntries(Object.entries(cases).map(([name, a]) => [name, make(a)]));
+const pageGc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const use = (v: unknown): void => {
   if (v === undefined) throw new Error('bench page: a read returned undefined for a key that was written');
   sink++;
@@ -208,6 +220,31 @@ const api = {
         throw new Error('bench page: burst is not measured on Dexie');
       }
     });
+  },
+
+  // Rows 8–10 (bench/lib/transactions.ts): each case on an SDK database opened with open('sdk', name);
+  // the cases of a line are timed in alternating blocks; each returns ops/s by case name.
+
+  /** Row 8: case → [database, 'transaction' | 'batchSet', durability]; the first `n` records (a multiple of 100). */
+  async writeCases(run: number, cases: Record<string, [string, 'transaction' | 'batchSet', Durability]>, n: number): Promise<Record<string, number>> {
+    const d = need();
+    return alternating(run, mapCases(cases, ([db, how, durability]) => writeCase(sdkOf(db), how, durability, d.keys, d.values, n)), pageGc);
+  },
+
+  /** Row 9: case → [database, durability]; the first `n` records by awaited `set()`. */
+  async setCases(run: number, cases: Record<string, [string, Durability]>, n: number): Promise<Record<string, number>> {
+    const d = need();
+    return alternating(run, mapCases(cases, ([db, durability]) => setCase(sdkOf(db), durability, d.keys, d.values, n)), pageGc);
+  },
+
+  /** Row 10: writes the records of the 8 key sets into `name` (not timed). */
+  async fillAccounts(name: string): Promise<void> {
+    await sdkOf(name).batchSet(accountEntries());
+  },
+
+  /** Row 10: case → [database, concurrency]; `total` transfer transactions each (transactions/s). */
+  async transferCases(run: number, cases: Record<string, [string, 1 | 8]>, total: number): Promise<Record<string, number>> {
+    return alternating(run, mapCases(cases, ([db, concurrency]) => transferCase(sdkOf(db), concurrency, total)), pageGc);
   },
 
   /** Closes every open database and deletes it. */

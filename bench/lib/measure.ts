@@ -78,7 +78,8 @@ export interface Line {
   baseline: string;
   sdk: number[];
   base: number[];
-  target: number;
+  /** Least SDK/baseline ratio that passes; null: no target, the ratio is reported only. */
+  target: number | null;
   /** Set when the line could not be measured (e.g. the SDK part is missing). */
   skipped?: string;
 }
@@ -94,16 +95,16 @@ export function summarize(line: Line): LineResult {
   const sdkMedian = median(line.sdk);
   const baseMedian = median(line.base);
   const ratio = sdkMedian / baseMedian;
-  return { ...line, sdkMedian, baseMedian, ratio, pass: line.skipped || !Number.isFinite(ratio) ? undefined : ratio >= line.target };
+  return { ...line, sdkMedian, baseMedian, ratio, pass: line.skipped || line.target === null || !Number.isFinite(ratio) ? undefined : ratio >= line.target };
 }
 
 const fmtOps = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
 const fmtRatio = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '—');
-const verdict = (r: LineResult): string => (r.skipped ? 'SKIP' : r.pass === undefined ? '—' : r.pass ? 'PASS' : 'MISS');
+const verdict = (r: LineResult): string => (r.skipped ? 'SKIP' : r.target === null ? 'ratio only' : r.pass === undefined ? '—' : r.pass ? 'PASS' : 'MISS');
 
 function cells(r: LineResult): string[] {
   return [
-    String(r.row), r.operation, fmtOps(r.sdkMedian), r.baseline, fmtOps(r.baseMedian), fmtRatio(r.ratio), `≥ ${r.target}`,
+    String(r.row), r.operation, fmtOps(r.sdkMedian), r.baseline, fmtOps(r.baseMedian), fmtRatio(r.ratio), r.target === null ? 'none' : `≥ ${r.target}`,
     verdict(r) + (r.skipped ? ` (${r.skipped})` : ''),
   ];
 }
