@@ -137,6 +137,8 @@ export class Backend {
   private readonly staleMarkers: string[] = [];
   /** Open transactions; while there are any, applied writes are logged in `lastWritten`. */
   private openTransactions = 0;
+  /** Start sequence of each open transaction (a count per sequence), to prune `lastWritten`. */
+  private readonly openStarts = new Map<number, number>();
   /** Key -> sequence of its last applied change, kept only while transactions are open. */
   private readonly lastWritten = new Map<string, number>();
   /**
@@ -712,13 +714,23 @@ export class Backend {
   }
 
   /** @internal A transaction opened: start logging writes. */
-  transactionOpened(): void {
+  transactionOpened(startSeq: number): void {
     this.openTransactions++;
+    this.openStarts.set(startSeq, (this.openStarts.get(startSeq) ?? 0) + 1);
   }
 
   /** @internal A transaction finished: stop logging writes once none is open. */
-  transactionClosed(): void {
+  transactionClosed(startSeq: number): void {
+    const n = this.openStarts.get(startSeq) ?? 1;
+    if (n > 1) this.openStarts.set(startSeq, n - 1);
+    else this.openStarts.delete(startSeq);
     if (--this.openTransactions === 0) this.lastWritten.clear();
+    else if (this.lastWritten.size > 4096) {
+      // Transactions keep overlapping: forget changes older than every open transaction's start
+      // (each of their reads happened after it, so such changes can never conflict).
+      const oldest = Math.min(...this.openStarts.keys());
+      for (const [key, seq] of this.lastWritten) if (seq <= oldest) this.lastWritten.delete(key);
+    }
   }
 
   /** @internal The live record of `key` (undefined when missing or expired), for transactions. */

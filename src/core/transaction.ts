@@ -65,7 +65,7 @@ export class Transaction {
   constructor(private readonly store: Backend, private readonly durability: Durability, timeout: number) {
     this.backend = store.name;
     this.startSeq = store.writeSeq;
-    store.transactionOpened();
+    store.transactionOpened(this.startSeq);
     this.timer = setTimeout(() => this.finish('timed out'), timeout);
     (this.timer as { unref?: () => void }).unref?.();
   }
@@ -189,7 +189,7 @@ export class Transaction {
     if (this.state !== 'active' && this.state !== 'committing') return;
     this.state = state;
     clearTimeout(this.timer);
-    this.store.transactionClosed();
+    this.store.transactionClosed(this.startSeq);
   }
 
   /** Throws unless the transaction is active; checks the key and routing option. */
