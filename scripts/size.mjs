@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 // The target is 8 KB and is not reached yet (see BENCHMARKS.md): the budget CI enforces is
 // the measured size plus a little headroom, so any growth fails loudly while the target stays visible.
 const TARGET = 8192;
-const BUDGET = 16 * 1024;
+const BUDGET = 20 * 1024;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = process.argv.includes('--dist') ? './dist/index.browser.mjs' : './src/index.browser.ts';
 
