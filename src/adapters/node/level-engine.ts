@@ -35,8 +35,6 @@ const CAPABILITIES: EngineCapabilities = Object.freeze({
 
 type DB = ClassicLevel<string, Uint8Array>;
 
-/** getMany reads up to this many keys synchronously (see getMany). */
-const SYNC_READS = 1024;
 
 /** The prefix after a space's prefix: the open upper end of that space. */
 const after = (space: Space) => String.fromCharCode(space.charCodeAt(0) + 1);
@@ -101,26 +99,22 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
     async getMany(space, keys) {
       stats.reads += keys.length;
       const db = open();
-      if (keys.length >= 64) {
-        // Many keys (a batchSet's read-before-write, a batchGet chunk) usually sit close together:
-        // list the keys that exist in their span with one bounded key scan, then read only those.
-        // Writing 1,000 new keys then costs one short scan instead of 1,000 lookups.
-        let lo = keys[0]!;
-        let hi = lo;
-        for (const k of keys) {
-          if (k < lo) lo = k;
-          if (k > hi) hi = k;
-        }
-        const limit = keys.length * 2 + 16;
-        const present: string[] = await db.keys({ gte: space + lo, lte: space + hi, limit, valueEncoding: 'utf8' } as object).all();
-        if (present.length < limit) {
-          const exists = new Set(present);
-          return keys.map((k) => (exists.has(space + k) ? fromBytes(space, db.getSync(space + k), k) : undefined));
-        }
+      if (keys.length < 64) return keys.map((k) => fromBytes(space, db.getSync(space + k), k));
+      // Many keys (a batchSet's read-before-write, a batchGet chunk) often sit close together:
+      // read their span with one bounded scan. Writing 1,000 new keys then costs one short scan
+      // instead of 1,000 lookups. A crowded span (scattered keys) goes to getMany instead.
+      let lo = keys[0]!;
+      let hi = lo;
+      for (const k of keys) {
+        if (k < lo) lo = k;
+        if (k > hi) hi = k;
       }
-      // Few keys, or a crowded span: LevelDB answers most reads from memory, so reading them
-      // synchronously beats a thread-pool round trip; very large lists go to the thread pool.
-      if (keys.length <= SYNC_READS) return keys.map((k) => fromBytes(space, db.getSync(space + k), k));
+      const limit = keys.length * 2 + 16;
+      const span = await db.iterator({ gte: space + lo, lte: space + hi, limit }).all();
+      if (span.length < limit) {
+        const found = new Map(span);
+        return keys.map((k) => fromBytes(space, found.get(space + k), k));
+      }
       const values = await db.getMany(keys.map((k) => space + k));
       return values.map((v, i) => fromBytes(space, v, keys[i]!));
     },
