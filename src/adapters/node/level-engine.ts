@@ -101,8 +101,9 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
       const db = open();
       if (keys.length < 64) return keys.map((k) => fromBytes(space, db.getSync(space + k), k));
       // Many keys (a batchSet's read-before-write, a batchGet chunk) often sit close together:
-      // read their span with one bounded scan. Writing 1,000 new keys then costs one short scan
-      // instead of 1,000 lookups. A crowded span (scattered keys) goes to getMany instead.
+      // one bounded key-only scan of their span tells which exist, and only those are read.
+      // Writing 1,000 new keys then costs one short scan instead of 1,000 lookups; scattered keys
+      // (a crowded span) cost one wasted short scan before a plain getMany.
       let lo = keys[0]!;
       let hi = lo;
       for (const k of keys) {
@@ -110,13 +111,13 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
         if (k > hi) hi = k;
       }
       const limit = keys.length * 2 + 16;
-      const span = await db.iterator({ gte: space + lo, lte: space + hi, limit }).all();
-      if (span.length < limit) {
-        const found = new Map(span);
-        return keys.map((k) => fromBytes(space, found.get(space + k), k));
-      }
-      const values = await db.getMany(keys.map((k) => space + k));
-      return values.map((v, i) => fromBytes(space, v, keys[i]!));
+      const present: string[] = await db.keys({ gte: space + lo, lte: space + hi, limit, valueEncoding: 'utf8' } as object).all();
+      const exists = present.length < limit ? new Set(present) : undefined;
+      const wanted = exists ? keys.filter((k) => exists.has(space + k)) : keys;
+      const values = wanted.length === 0 ? [] : await db.getMany(wanted.map((k) => space + k));
+      if (!exists) return values.map((v, i) => fromBytes(space, v, keys[i]!));
+      const found = new Map(wanted.map((k, i) => [k, values[i]]));
+      return keys.map((k) => fromBytes(space, found.get(k), k));
     },
     async batch(ops: readonly BatchOp[], o?: BatchOptions) {
       const list = ops.map((op) =>
