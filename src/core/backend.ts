@@ -522,7 +522,7 @@ export class Backend {
       }, { durability: strict ? 'strict' : 'relaxed' });
       plan = planned!;
     } else {
-      plan = this.plan(ops, keys, await this.engine.getMany('r', keys));
+      plan = this.plan(ops, keys, await this.engine.getMany('r', keys, true));
       stale = this.withStaleMarkers(plan.batch);
       if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability: plan.strict ? 'strict' : 'relaxed' });
     }

@@ -79,7 +79,11 @@ export interface Engine {
   /** Releases every resource (file lock, IndexedDB connection). Idempotent. */
   close(): Promise<void>;
   get(space: Space, key: string): MaybePromise<StoredValue | undefined>;
-  getMany(space: Space, keys: readonly string[]): MaybePromise<(StoredValue | undefined)[]>;
+  /**
+   * Values of `keys`, aligned with them. `probe` hints that most keys are probably absent (the
+   * read before writing new keys): an engine may then first list which exist.
+   */
+  getMany(space: Space, keys: readonly string[], probe?: boolean): MaybePromise<(StoredValue | undefined)[]>;
   batch(ops: readonly BatchOp[], options?: BatchOptions): MaybePromise<void>;
   /**
    * Optional atomic read-modify-write: reads the current values of `keys` in space `r`, calls

@@ -96,11 +96,15 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
       // disk blocks the event loop for its duration (as better-sqlite3 does for every query).
       return fromBytes(space, open().getSync(space + key), key);
     },
-    async getMany(space, keys) {
+    async getMany(space, keys, probe) {
       stats.reads += keys.length;
       const db = open();
       if (keys.length < 64) return keys.map((k) => fromBytes(space, db.getSync(space + k), k));
-      // Many keys (a batchSet's read-before-write, a batchGet chunk) often sit close together:
+      if (!probe) {
+        const values = await db.getMany(keys.map((k) => space + k));
+        return values.map((v, i) => fromBytes(space, v, keys[i]!));
+      }
+      // The read before a write of many keys (a batchSet chunk), which usually sit close together:
       // one bounded key-only scan of their span tells which exist, and only those are read.
       // Writing 1,000 new keys then costs one short scan instead of 1,000 lookups; scattered keys
       // (a crowded span) cost one wasted short scan before a plain getMany.
