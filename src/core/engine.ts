@@ -137,3 +137,20 @@ export function prefixUpperBound(prefix: string, order: 'utf16' | 'codepoint'): 
   }
   return undefined;
 }
+
+/**
+ * The smallest and largest of `keys` in the engine's key order, and how many keys a probe of that
+ * span may list before the engine concludes the span is crowded and reads key by key instead.
+ * Undefined when the bounds cannot be found cheaply: JS `<` is UTF-16 order, which differs from
+ * code-point order only for keys with characters beyond U+FFFF (surrogate pairs).
+ */
+export function keySpan(keys: readonly string[], order: 'utf16' | 'codepoint'): { lo: string; hi: string; limit: number } | undefined {
+  let lo = keys[0]!;
+  let hi = lo;
+  for (const k of keys) {
+    if (order === 'codepoint' && /[\ud800-\udfff]/.test(k)) return undefined;
+    if (k < lo) lo = k;
+    if (k > hi) hi = k;
+  }
+  return { lo, hi, limit: keys.length * 2 + 16 };
+}

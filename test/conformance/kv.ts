@@ -91,6 +91,13 @@ export function kvTests(test: Declare, target: Target): void {
     }
   }));
 
+  test('a large batchSet over existing keys beyond U+FFFF keeps their versions (engine key orders differ there)', withStore(async ({ storage }) => {
+    const keys = Array.from({ length: 40 }, (_, i) => [`u.\uffff${i}`, `u.😀${i}`]).flat();
+    await storage.batchSet(keys.map((key) => ({ key, value: 1 })));
+    await storage.batchSet(keys.map((key) => ({ key, value: 2 })));
+    for (const key of keys) equal((await storage.getEntry(key))!.metadata.version, 2, `version of ${key}`);
+  }));
+
   test('the last of duplicate keys in one batchSet wins', withStore(async ({ storage }) => {
     await storage.batchSet([{ key: 'd', value: 1 }, { key: 'd', value: 2 }]);
     equal(await storage.get('d'), 2);

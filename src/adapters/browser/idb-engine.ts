@@ -14,7 +14,7 @@
  */
 import { openDB, unwrap, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction } from 'idb';
 import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
-import { SPACES } from '../../core/engine';
+import { SPACES, keySpan } from '../../core/engine';
 import { StorageConnectionError, StorageError, StorageQuotaError } from '../../core/errors';
 import type { EngineReadStats } from '../../core/memory-engine';
 
@@ -213,13 +213,7 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
     };
     const all = keys.map((_, i) => i);
     if (keys.length < 8) return fetch(all);
-    let lo = keys[0]!;
-    let hi = lo;
-    for (const k of keys) {
-      if (k < lo) lo = k;
-      if (k > hi) hi = k;
-    }
-    const limit = keys.length * 2 + 16;
+    const { lo, hi, limit } = keySpan(keys, 'utf16')!;
     st.getAllKeys(IDBKeyRange.bound(lo, hi), limit).onsuccess = (e) => {
       const found = (e.target as IDBRequest<IDBValidKey[]>).result;
       if (found.length >= limit) return fetch(all); // the span is crowded: read key by key

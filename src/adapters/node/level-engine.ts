@@ -6,6 +6,7 @@
  */
 import type { ClassicLevel } from 'classic-level';
 import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
+import { keySpan } from '../../core/engine';
 import { StorageConnectionError, StorageError } from '../../core/errors';
 import type { EngineReadStats } from '../../core/memory-engine';
 import { packRecord, unpackRecord, type RecordEnvelope, type Utf8Writer } from '../../core/record';
@@ -100,7 +101,8 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
       stats.reads += keys.length;
       const db = open();
       if (keys.length < 64) return keys.map((k) => fromBytes(space, db.getSync(space + k), k));
-      if (!probe) {
+      const span = probe ? keySpan(keys, 'codepoint') : undefined;
+      if (!span) {
         const values = await db.getMany(keys.map((k) => space + k));
         return values.map((v, i) => fromBytes(space, v, keys[i]!));
       }
@@ -108,13 +110,7 @@ export function createLevelEngine(options: EngineOptions): Engine & { readonly s
       // one bounded key-only scan of their span tells which exist, and only those are read.
       // Writing 1,000 new keys then costs one short scan instead of 1,000 lookups; scattered keys
       // (a crowded span) cost one wasted short scan before a plain getMany.
-      let lo = keys[0]!;
-      let hi = lo;
-      for (const k of keys) {
-        if (k < lo) lo = k;
-        if (k > hi) hi = k;
-      }
-      const limit = keys.length * 2 + 16;
+      const { lo, hi, limit } = span;
       const present: string[] = await db.keys({ gte: space + lo, lte: space + hi, limit, valueEncoding: 'utf8' } as object).all();
       const exists = present.length < limit ? new Set(present) : undefined;
       const wanted = exists ? keys.filter((k) => exists.has(space + k)) : keys;
