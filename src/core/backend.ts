@@ -52,7 +52,6 @@ interface Settle { resolve(v: unknown): void; reject(e: unknown): void }
 interface Plan {
   batch: BatchOp[];
   results: { op: WriteOp; value?: unknown; error?: unknown; events: PendingEvent[] | undefined }[];
-  strict: boolean;
   used: number | undefined;
   /** Keys whose stored state the batch changes. */
   written: Iterable<string>;
@@ -183,7 +182,7 @@ export class Backend {
       if (this.status === 'open' && this.synchronous) {
         // Maps answer at once: no await, one promise.
         const rec = this.live(this.engine.get('r', key), key, Date.now());
-        return Promise.resolve(rec && (decodeBody(rec) as T));
+        return Promise.resolve(rec && (decodeValue(rec.b) as T));
       }
     } catch (err) {
       return Promise.reject(err);
@@ -194,7 +193,7 @@ export class Backend {
   private async getLater<T>(key: string): Promise<T | undefined> {
     if (this.status !== 'open') await this.ready();
     const rec = this.live(await this.engine.get('r', key), key, Date.now());
-    return rec && (decodeBody(rec) as T);
+    return rec && (decodeValue(rec.b) as T);
   }
 
   /** The value with its metadata, or `undefined`. */
@@ -202,7 +201,7 @@ export class Backend {
     checkKey(key);
     if (this.status !== 'open') await this.ready();
     const rec = this.live(await this.engine.get('r', key), key, Date.now());
-    return rec && { key, value: decodeBody(rec) as T, metadata: metadataOf(rec) };
+    return rec && { key, value: decodeValue(rec.b) as T, metadata: metadataOf(rec) };
   }
 
   /** Does a live (unexpired) entry exist under `key`? */
@@ -221,7 +220,7 @@ export class Backend {
     const now = Date.now();
     return raw.map((v, i) => {
       const rec = this.live(v, keys[i]!, now);
-      return rec && (decodeBody(rec) as T);
+      return rec && (decodeValue(rec.b) as T);
     });
   }
 
@@ -506,25 +505,25 @@ export class Backend {
   }
 
   private async apply(ops: WriteOp[]): Promise<void> {
+    // One engine write per group: strict when any op of it asked for strict.
+    const durability = ops.some((op) => op.kind !== 'expire' && (op.durability ?? this.options.durability) === 'strict') ? 'strict' : 'relaxed';
     for (const op of ops) if (op.kind === 'del' && op.pattern) op.keys = await this.matching(op.pattern);
     const keys = writeKeys(ops);
     let plan: Plan;
     let stale = 0;
     if (this.engine.update) {
       // Read and write in one engine transaction (IndexedDB): no other tab can slip in between.
-      // Durability is chosen before planning: strict when any op asks for it.
-      const strict = ops.some((op) => op.kind !== 'expire' && (op.durability ?? this.options.durability) === 'strict');
       let planned: Plan | undefined;
       await this.engine.update(keys, (olds) => {
         planned = this.plan(ops, keys, olds);
         stale = this.withStaleMarkers(planned.batch);
         return planned.batch;
-      }, { durability: strict ? 'strict' : 'relaxed' });
+      }, { durability });
       plan = planned!;
     } else {
       plan = this.plan(ops, keys, await this.engine.getMany('r', keys, true));
       stale = this.withStaleMarkers(plan.batch);
-      if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability: plan.strict ? 'strict' : 'relaxed' });
+      if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability });
     }
     this.staleMarkers.splice(0, stale);
     this.settle(plan);
@@ -563,7 +562,7 @@ export class Backend {
       const p = only.muts[0] as PreparedPut;
       const { batch, rec } = this.onePut(p, olds[0]);
       const events: PendingEvent[] | undefined = this.wants('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
-      return { batch, results: [{ op: only, events }], strict: (only.durability ?? this.options.durability) === 'strict', used: undefined, written: [p.key] };
+      return { batch, results: [{ op: only, events }], used: undefined, written: [p.key] };
     }
     const current = new Map<string, RecordEnvelope | undefined>();
     for (let i = 0; i < keyList.length; i++) {
@@ -573,7 +572,6 @@ export class Backend {
     const now = Date.now();
     const batch: BatchOp[] = [];
     const results: Plan['results'] = [];
-    let strict = false;
     let used = this.usedBytes;
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
@@ -618,7 +616,6 @@ export class Backend {
         // A committed transaction leaves a marker in the same batch, so that after an indeterminate
         // failure transaction(fn) can tell whether the commit landed before running fn again.
         if (op.marker && op.muts.length > 0) batch.push({ type: 'put', space: 'm', key: TX_MARKER + op.marker, value: now });
-        strict ||= (op.durability ?? this.options.durability) === 'strict';
         results.push({ op, events });
       } else if (op.kind === 'del') {
         let count = 0;
@@ -638,7 +635,6 @@ export class Backend {
             if (this.wants('delete')) (events ??= []).push(['delete', { key, backend: this.name }]);
           }
         }
-        strict ||= (op.durability ?? this.options.durability) === 'strict';
         results.push({ op, value: count, events });
       } else {
         const expired: string[] = [];
@@ -657,7 +653,7 @@ export class Backend {
       }
     }
 
-    return { batch, results, strict, used, written: groupWritten };
+    return { batch, results, used, written: groupWritten };
   }
 
   /** The batch that stores one prepared put over the key's current stored value. */
@@ -740,10 +736,6 @@ export class Backend {
     return { live: this.live(raw, key, Date.now()), stamp: recordStamp(raw === undefined ? undefined : checkEnvelope(raw, key)) };
   }
 
-  /** @internal Live keys matching a compiled pattern, for transactions. */
-  async liveKeys(p: Pattern): Promise<string[]> {
-    return this.keys(p.source);
-  }
 
   /** @internal Applies a transaction's writes if nothing it depends on changed (StorageConflictError otherwise). */
   commitWrites(muts: Mutation[], check: TxCheck & { writes: readonly string[] }, durability: Durability, id: string): Promise<void> {
@@ -819,10 +811,6 @@ export function prepare(key: string, value: unknown, ttl: number | undefined, ta
     throw e;
   }
   return { key, body, flags: typeof body === 'string' ? 0 : CodecFlag.Binary, ttl: ttl ?? 0, tags: tags ? [...tags] : undefined };
-}
-
-function decodeBody(rec: RecordEnvelope): unknown {
-  return decodeValue(rec.b);
 }
 
 /** @internal Public metadata of an envelope (a fresh object). */

@@ -114,7 +114,7 @@ export class Transaction {
     this.usable(options);
     const p = compilePattern(pattern);
     const seq = this.store.writeSeq;
-    const stored = await this.store.liveKeys(p);
+    const stored = await this.store.keys(p.source);
     this.ranges.push({ pattern: p, seq });
     const out = new Set(stored);
     for (const [key, w] of this.writes) {
