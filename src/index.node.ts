@@ -30,7 +30,12 @@ export type { StorageErrorCode, StorageErrorOptions } from './core/errors';
 export { MAX_KEY_BYTES } from './core/keys';
 export { MAX_DEPTH } from './core/codec/value';
 export { MAX_TTL_SECONDS } from './core/types';
+export { Collection } from './core/collection';
+export type { Document, DocumentWriteOptions, FindOptions } from './core/collection';
+export type { QueryOptions, QueryPlan } from './core/query/execute';
+export type { IndexInfo } from './core/indexes';
+export { TimeSeries } from './core/timeseries';
 export type {
-  BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, Metadata, RouteOptions, SetOptions,
+  BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, Metadata, RouteOptions, SearchHit, SearchOptions, SetOptions,
   StorageConfig, StorageEventName, StorageEvents, StorageListener,
 } from './core/types';

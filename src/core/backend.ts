@@ -8,7 +8,7 @@
  * for 1,000 concurrent `set()` calls. The queue also orders writes, which makes the
  * read-before-write it needs (createdAt, version, quota) consistent: only one flush runs at a time.
  */
-import type { BatchOp, Engine, MaybePromise, RangeQuery, StoredValue } from './engine';
+import type { BatchOp, Engine, ExtraRead, ExtraValue, MaybePromise, RangeQuery, Space, StoredValue } from './engine';
 import { prefixUpperBound } from './engine';
 import { StorageConflictError, StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
 import type { Emitter } from './events';
@@ -16,10 +16,26 @@ import { checkKey, compilePattern, describe, type Pattern } from './keys';
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
 import { CodecFlag, checkEnvelope, recordSize, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
-import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata, StorageEvents } from './types';
+import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata, SearchHit, SearchOptions, StorageEvents } from './types';
+import { CATALOG_PREFIX, CATALOG_VERSION_KEY, Catalog, DerivedPlan, checkCollection, checkIndexSpec, infoOf, makeDef, type IndexDef, type IndexInfo, type IndexedRecord, type RecordChange } from './indexes';
+import { createIndex, dropIndex } from './index-build';
+import { collectionOf, compileQuery, entriesOf, runQuery, type QueryOptions, type QueryPlan } from './query/execute';
+import { checkSearchIndexOptions, checkSearchOptions, searchIndexed, searchScan } from './search/search';
+import { Collection } from './collection';
+import { TimeSeries } from './timeseries';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
-export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined }
+export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined; decoded?: { value: unknown } }
+
+/** The value of a prepared put, decoded once (index entries are computed from it). */
+function decodedValue(p: PreparedPut): unknown {
+  return (p.decoded ??= { value: decodeValue(p.body) }).value;
+}
+
+/** A stored record as the index code sees it. */
+function indexed(rec: RecordEnvelope | undefined, decoded?: unknown): IndexedRecord | undefined {
+  return rec && { value: decoded === undefined ? decodeValue(rec.b) : decoded, meta: metadataOf(rec), expiresAt: rec.e };
+}
 
 /** One change of a write op: a prepared put, or the deletion of a key. */
 export type Mutation = PreparedPut | { key: string; del: true };
@@ -44,7 +60,19 @@ type WriteOp =
   | { kind: 'write'; muts: Mutation[]; durability: Durability | undefined; check?: TxCheck & { writes: readonly string[] }; marker?: string; done?: Settle }
   /** Deletes `keys`; with `pattern` (clear), the matching keys are found when the op is applied, not when it is queued. */
   | { kind: 'del'; keys: string[]; pattern?: Pattern; durability: Durability | undefined; done?: Settle }
-  | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle };
+  | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle }
+  /** A write of derived data (time series): reads in the same engine transaction, then `fn` plans the ops. */
+  | { kind: 'raw'; reads: readonly ExtraRead[]; fn: RawPlan<unknown>; durability: Durability | undefined; done?: Settle }
+  /** Index entries for existing records (index build); a record whose stamp changed since it was read is skipped (the write that changed it indexed it). */
+  | { kind: 'build'; def: IndexDef; items: { key: string; stamp: string; value: unknown }[]; done?: Settle }
+  /** A change of the index catalog: applied alone, then the in-memory catalog follows. */
+  | { kind: 'catalog'; fn: (catalog: Catalog) => { ops: BatchOp[]; put?: IndexInfo; remove?: string }; done?: Settle };
+
+/** @internal Plans a raw write from the values it read: the ops to apply atomically and the caller's result. */
+export type RawPlan<T> = (values: (StoredValue | undefined)[], now: number) => { ops: BatchOp[]; result: T };
+
+/** Thrown inside planning when another tab changed the index catalog: reload it and plan again. */
+class CatalogChanged extends Error {}
 
 interface Settle { resolve(v: unknown): void; reject(e: unknown): void }
 
@@ -55,6 +83,8 @@ interface Plan {
   used: number | undefined;
   /** Keys whose stored state the batch changes. */
   written: Iterable<string>;
+  /** Indexes that hold an array value for the first time. */
+  flipped?: Iterable<IndexDef>;
 }
 
 /** An event to emit once its write is stored. */
@@ -87,7 +117,8 @@ function writeKeys(ops: readonly WriteOp[]): string[] {
       if (op.check) for (const k of op.check.stamps.keys()) keys.add(k);
     }
     else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
-    else for (const c of op.candidates) keys.add(c.key);
+    else if (op.kind === 'expire') for (const c of op.candidates) keys.add(c.key);
+    else if (op.kind === 'build') for (const it of op.items) keys.add(it.key);
   }
   return [...keys];
 }
@@ -152,6 +183,11 @@ export class Backend {
   private channel: BroadcastChannel | undefined;
   /** The engine answers synchronously (memory): writes skip the queue when it is empty. */
   private readonly synchronous: boolean;
+  /** @internal Secondary and search indexes of this backend. */
+  readonly catalog = new Catalog();
+  private series: TimeSeries | undefined;
+  /** Tasks run after each sweep (time-series retention). */
+  private readonly maintenance: ((now: number) => Promise<void>)[] = [];
 
   /** @internal Use `StorageSystem.createBackend`. */
   constructor(type: BackendType, engine: Engine, options: ResolvedBackendOptions, events: Emitter) {
@@ -237,6 +273,157 @@ export class Backend {
       keys = keys.filter((k) => k.startsWith(p.prefix) && p.matches(k));
     }
     return this.dropExpired(keys);
+  }
+
+  // ---------------------------------------------------------------- queries and indexes
+
+  /**
+   * Live entries matching `pattern` and `options.filter`, sorted and paged (see README "Queries").
+   * Uses a secondary index when one fits; results are the same either way.
+   */
+  async query<T = unknown>(pattern: string, options?: QueryOptions): Promise<Entry<T>[]> {
+    const c = compileQuery(pattern, options);
+    this.checkRoute((options as { backend?: string } | undefined)?.backend);
+    await this.syncCatalog();
+    return entriesOf<T>((await runQuery(this, c)).rows);
+  }
+
+  /** How many live entries match `pattern` and `options.filter`. */
+  async count(pattern: string, options?: Pick<QueryOptions, 'filter' | 'index'>): Promise<number> {
+    const c = compileQuery(pattern, options, false);
+    this.checkRoute((options as { backend?: string } | undefined)?.backend);
+    await this.syncCatalog();
+    return (await runQuery(this, c)).plan.matched;
+  }
+
+  /** Runs the query and reports its plan: index used, key ranges, entries and records read, results. */
+  async explain(pattern: string, options?: QueryOptions): Promise<QueryPlan> {
+    const c = compileQuery(pattern, options);
+    this.checkRoute((options as { backend?: string } | undefined)?.backend);
+    await this.syncCatalog();
+    return (await runQuery(this, c)).plan;
+  }
+
+  /**
+   * Creates a secondary index on the entries `<collection>.<id>` over one path or several
+   * (compound), builds it over the entries already stored, and resolves once it is ready.
+   * `unique` refuses duplicates with StorageConflictError. Creating an existing index again is a
+   * no-op. Emits `index` events with the build's progress; `signal` aborts it.
+   */
+  async createIndex(collection: string, fields: string | string[], options?: { unique?: boolean; name?: string; signal?: AbortSignal }): Promise<IndexInfo> {
+    const info = checkIndexSpec(collection, fields, options);
+    return createIndex(this, info, options?.signal);
+  }
+
+  /**
+   * Creates a full-text search index on the entries `<collection>.<id>` over `fields` (text
+   * fields; `boost` weighs them), builds it, and keeps it up to date with every write.
+   */
+  async createSearchIndex(collection: string, options: { fields: string[]; boost?: Record<string, number>; signal?: AbortSignal }): Promise<IndexInfo> {
+    checkCollection(collection);
+    const { signal, ...rest } = (options ?? {}) as { signal?: AbortSignal };
+    const o = checkSearchIndexOptions(collection, rest);
+    return createIndex(this, { type: 'search', collection, name: 'search', fields: o.fields, unique: false, state: 'building', multikey: false, ...(o.boosts ? { boosts: o.boosts } : {}) }, signal);
+  }
+
+  /** Drops an index (`name` as listed by listIndexes; `'search'` for the search index). Resolves false when there was none. */
+  async dropIndex(collection: string, name: string): Promise<boolean> {
+    checkCollection(collection);
+    if (typeof name !== 'string' || name === '') invalid(`index name must be a non-empty string, got ${describe(name)}`);
+    await this.syncCatalog();
+    return dropIndex(this, collection, name);
+  }
+
+  /** The indexes of one collection, or of every collection. */
+  async listIndexes(collection?: string): Promise<IndexInfo[]> {
+    if (collection !== undefined) checkCollection(collection);
+    if (this.status !== 'open') await this.ready();
+    await this.syncCatalog();
+    const defs = collection === undefined ? this.catalog.all() : [...this.catalog.forCollection(collection)];
+    return defs.map(infoOf).sort((a, b) => (a.collection + '\u0000' + a.name < b.collection + '\u0000' + b.name ? -1 : 1));
+  }
+
+  /**
+   * Full-text search over the entries matching `pattern`, ranked by BM25. Uses the collection's
+   * search index when the pattern is `<collection>.*` and one exists, else scans the pattern's range.
+   */
+  async search<T = unknown>(pattern: string, options: SearchOptions): Promise<SearchHit<T>[]> {
+    const p = compilePattern(pattern);
+    const { backend, ...rest } = (options ?? {}) as { backend?: string };
+    this.checkRoute(backend);
+    const q = checkSearchOptions(rest);
+    if (this.status !== 'open') await this.ready();
+    await this.syncCatalog();
+    const inPattern = (k: string) => k.startsWith(p.prefix) && p.matches(k);
+    const collection = collectionOf(p);
+    const def = collection === undefined ? undefined : this.catalog.forCollection(collection).find((d) => d.type === 'search' && d.state === 'ready' && (q.rawFields === undefined || q.rawFields.every((f) => d.fields.includes(f))));
+    const now = Date.now();
+    const want = q.offset + q.limit;
+    if (def) {
+      const order = this.engine.capabilities.keyOrder;
+      const rel = (entries: [string, StoredValue][]) => entries.map(([k, v]) => [k.slice(def.prefix.length), v] as [string, StoredValue]);
+      const io = {
+        range: async (gte: string, lt: string) => rel(await this.engine.range('i', { gte: def.prefix + gte, lt: def.prefix + lt })),
+        keys: async (gte: string, lt: string) => (await this.engine.keys('i', { gte: def.prefix + gte, lt: def.prefix + lt })).map((k) => k.slice(def.prefix.length)),
+        get: (k: string) => this.engine.get('i', def.prefix + k),
+      };
+      void order;
+      // Expired entries not swept yet still have postings: ask for a few more, then drop them.
+      const ranked = await searchIndexed(io, def.search!, { ...q, offset: 0, limit: want + 16 }, inPattern);
+      const hits: SearchHit<T>[] = [];
+      const raws = ranked.length === 0 ? [] : await this.engine.getMany('r', ranked.map((r) => r.key));
+      ranked.forEach((r, i) => {
+        const rec = this.live(raws[i], r.key, now);
+        if (rec) hits.push({ key: r.key, value: decodeValue(rec.b) as T, score: r.score });
+      });
+      return hits.slice(q.offset, want);
+    }
+    if (q.rawFields === undefined) invalid('options.fields is required: there is no search index on the keys of this pattern');
+    const lt = p.prefix === '' ? undefined : prefixUpperBound(p.prefix, this.engine.capabilities.keyOrder);
+    const rows: { key: string; value: unknown }[] = [];
+    for (const [key, raw] of await this.engine.range('r', p.prefix === '' ? {} : lt === undefined ? { gte: p.prefix } : { gte: p.prefix, lt })) {
+      if (!p.matches(key)) continue;
+      const rec = this.live(raw, key, now);
+      if (rec) rows.push({ key, value: decodeValue(rec.b) });
+    }
+    const values = new Map(rows.map((r) => [r.key, r.value]));
+    return searchScan(rows, q.rawFields, q).slice(q.offset, want).map((r) => ({ key: r.key, value: values.get(r.key) as T, score: r.score }));
+  }
+
+  /** The documents stored under `<name>.<id>` (see Collection). */
+  collection<T extends Record<string, unknown> = Record<string, unknown>>(name: string): Collection<T> {
+    return new Collection<T>(this, name);
+  }
+
+  /** This backend's time series (points stored in their own keyspace; see README "Time series"). */
+  get timeSeries(): TimeSeries {
+    return (this.series ??= new TimeSeries(this));
+  }
+
+  /** Other tabs may change the catalog (IndexedDB): reads check its version first. */
+  private async syncCatalog(): Promise<void> {
+    if (!this.engine.capabilities.multiContext) return;
+    if (this.status !== 'open') await this.ready();
+    const version = ((await this.engine.get('m', CATALOG_VERSION_KEY)) as number | undefined) ?? 0;
+    if (version !== this.catalog.version) await this.loadCatalog();
+  }
+
+  /** @internal Applies a catalog change alone in the write queue. */
+  changeCatalog(fn: (catalog: Catalog) => { ops: BatchOp[]; put?: IndexInfo; remove?: string }): Promise<unknown> {
+    return this.enqueue({ kind: 'catalog', fn });
+  }
+
+  /** @internal Writes index entries for existing records (index build). */
+  buildEntries(def: IndexDef, items: { key: string; stamp: string; value: unknown }[]): Promise<number> {
+    return this.enqueue<number>({ kind: 'build', def, items });
+  }
+
+  /** @internal Emits an `index` event. */
+  emitIndex(def: IndexDef, phase: 'building' | 'ready' | 'failed' | 'dropped', done: number, total: number): void {
+    if (!this.events.has('index')) return;
+    const e: StorageEvents['index'] = { backend: this.name, collection: def.collection, index: def.name, phase };
+    if (done >= 0) Object.assign(e, { done, total });
+    this.events.emit('index', e);
   }
 
   // ---------------------------------------------------------------- writes
@@ -339,6 +526,7 @@ export class Backend {
           const leftovers = await this.engine.keys('m', { gte: TX_MARKER, lt: TX_MARKER.slice(0, -1) + ';' });
           if (leftovers.length > 0) await this.engine.batch(leftovers.map((key) => ({ type: 'del', space: 'm', key })));
           if (this.maxBytes !== undefined) await this.measure();
+          await this.loadCatalog();
           await this.findNextDeadline();
           this.status = 'open';
           this.opening = undefined;
@@ -401,7 +589,7 @@ export class Backend {
     }
     if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0) {
       // A synchronous engine (Maps) with nothing queued: apply now. Same order, no queue overhead.
-      const only = op.kind === 'write' && op.muts.length === 1 && !op.check && this.usedBytes === undefined ? op.muts[0]! : undefined;
+      const only = op.kind === 'write' && op.muts.length === 1 && !op.check && this.usedBytes === undefined && !this.catalog.forKey(op.muts[0]!.key) ? op.muts[0]! : undefined;
       if (only && !('del' in only)) {
         // The hottest path, one plain set: no plan, no arrays of results, a shared resolved promise.
         try {
@@ -420,11 +608,13 @@ export class Backend {
         if (op.kind === 'del' && op.pattern) op.keys = this.matching(op.pattern) as string[];
         const keys = writeKeys([op]);
         const olds = keys.length === 1 ? [this.engine.get('r', keys[0]!)] : this.engine.getMany('r', keys);
-        const plan = this.plan([op], keys, olds as (StoredValue | undefined)[]);
+        const extra = this.extraReads([op], keys);
+        const plan = this.plan([op], keys, olds as (StoredValue | undefined)[], extra, this.readExtra(extra) as ExtraValue[]);
         this.staleMarkers.splice(0, this.withStaleMarkers(plan.batch));
         if (plan.batch.length > 0) this.engine.batch(plan.batch);
         this.usedBytes = plan.used;
         this.recordWrites(plan.written);
+        this.afterApply(plan);
         result = plan.results[0]!;
       } catch (err) {
         return Promise.reject(err);
@@ -505,28 +695,104 @@ export class Backend {
   }
 
   private async apply(ops: WriteOp[]): Promise<void> {
+    // A catalog change is applied alone: the writes after it are planned with the new catalog.
+    const at = ops.findIndex((op) => op.kind === 'catalog');
+    if (at >= 0 && ops.length > 1) {
+      if (at > 0) await this.apply(ops.slice(0, at));
+      await this.apply([ops[at]!]);
+      if (at < ops.length - 1) await this.apply(ops.slice(at + 1));
+      return;
+    }
     // One engine write per group: strict when any op of it asked for strict.
-    const durability = ops.some((op) => op.kind !== 'expire' && (op.durability ?? this.options.durability) === 'strict') ? 'strict' : 'relaxed';
+    const strict = ops.some((op) => op.kind === 'catalog' || ((op.kind === 'write' || op.kind === 'del' || op.kind === 'raw') && (op.durability ?? this.options.durability) === 'strict'));
+    const durability = strict ? 'strict' : 'relaxed';
     for (const op of ops) if (op.kind === 'del' && op.pattern) op.keys = await this.matching(op.pattern);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.applyOnce(ops, durability);
+      } catch (err) {
+        // Another tab changed the index catalog: plan again with the new one.
+        if (!(err instanceof CatalogChanged) || attempt >= 5) throw err;
+        await this.loadCatalog();
+      }
+    }
+  }
+
+  private async applyOnce(ops: WriteOp[], durability: Durability): Promise<void> {
     const keys = writeKeys(ops);
+    const extra = this.extraReads(ops, keys);
     let plan: Plan;
     let stale = 0;
     if (this.engine.update) {
       // Read and write in one engine transaction (IndexedDB): no other tab can slip in between.
       let planned: Plan | undefined;
-      await this.engine.update(keys, (olds) => {
-        planned = this.plan(ops, keys, olds);
+      await this.engine.update(keys, (olds, extraValues) => {
+        planned = this.plan(ops, keys, olds, extra, extraValues);
         stale = this.withStaleMarkers(planned.batch);
         return planned.batch;
-      }, { durability });
+      }, { durability }, extra);
       plan = planned!;
     } else {
-      plan = this.plan(ops, keys, await this.engine.getMany('r', keys, true));
+      const olds = await this.engine.getMany('r', keys, true);
+      plan = this.plan(ops, keys, olds, extra, await Promise.all(this.readExtra(extra)));
       stale = this.withStaleMarkers(plan.batch);
       if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability });
     }
     this.staleMarkers.splice(0, stale);
+    this.afterApply(plan);
     this.settle(plan);
+  }
+
+  /** Reads that planning a group needs besides its records: catalog version, index entries, raw reads. */
+  private extraReads(ops: readonly WriteOp[], keys: readonly string[]): ExtraRead[] {
+    const reads: ExtraRead[] = [];
+    // Another tab may have changed the catalog: its version is read in the write's own transaction.
+    if (this.engine.capabilities.multiContext) reads.push({ space: 'm', key: CATALOG_VERSION_KEY });
+    for (const op of ops) if (op.kind === 'raw') reads.push(...op.reads);
+    if (!this.catalog.empty) {
+      const puts: { key: string; value: unknown }[] = [];
+      for (const op of ops) {
+        if (op.kind === 'write') {
+          for (const m of op.muts) if (!('del' in m) && this.catalog.forKey(m.key)) puts.push({ key: m.key, value: decodedValue(m) });
+        } else if (op.kind === 'build') puts.push(...op.items);
+      }
+      reads.push(...DerivedPlan.reads(this.catalog, puts, keys));
+    }
+    return reads;
+  }
+
+  /** Performs extra reads outside an engine transaction (engines without `update`). */
+  private readExtra(extra: readonly ExtraRead[]): MaybePromise<ExtraValue>[] {
+    return extra.map((x) => {
+      if (!x.prefix) return this.engine.get(x.space, x.key);
+      const lt = prefixUpperBound(x.key, this.engine.capabilities.keyOrder);
+      return this.engine.range(x.space, lt === undefined ? { gte: x.key } : { gte: x.key, lt });
+    });
+  }
+
+  /** In-memory follow-up of an applied batch: catalog changes. */
+  private afterApply(plan: Plan): void {
+    for (const def of plan.flipped ?? []) {
+      const cur = this.catalog.get(def.id);
+      if (cur) cur.multikey = true;
+    }
+    for (const r of plan.results) {
+      if (r.error !== undefined || r.op.kind !== 'catalog') continue;
+      const change = r.value as { put?: IndexInfo; remove?: string };
+      if (change.remove) this.catalog.remove(change.remove);
+      if (change.put) this.catalog.put(makeDef(change.put));
+      this.catalog.version++;
+      r.value = undefined;
+    }
+  }
+
+  /** Loads the index catalog from the metadata space. */
+  private async loadCatalog(): Promise<void> {
+    const [rows, version] = await Promise.all([
+      this.engine.range('m', { gte: CATALOG_PREFIX, lt: prefixUpperBound(CATALOG_PREFIX, 'utf16') }),
+      this.engine.get('m', CATALOG_VERSION_KEY),
+    ]);
+    this.catalog.load(rows.map(([, v]) => v as IndexInfo), (version as number | undefined) ?? 0);
   }
 
   /** Adds deletes of the markers of transactions known to have committed; returns how many. */
@@ -555,9 +821,10 @@ export class Backend {
    * Turns queued writes into one engine batch, given the current records of every key they touch.
    * Pure except for reading counters: nothing is applied until the batch is.
    */
-  private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[]): Plan {
+  private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[], extra: readonly ExtraRead[], extraValues: readonly ExtraValue[]): Plan {
+    if (this.engine.capabilities.multiContext && ((extraValues[0] as number | undefined) ?? 0) !== this.catalog.version) throw new CatalogChanged();
     const only = ops.length === 1 ? ops[0]! : undefined;
-    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && this.usedBytes === undefined) {
+    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && this.usedBytes === undefined && !this.catalog.forKey(only.muts[0]!.key)) {
       // The hot path (one set, no quota): the general loop below, without its maps and arrays.
       const p = only.muts[0] as PreparedPut;
       const { batch, rec } = this.onePut(p, olds[0]);
@@ -575,6 +842,11 @@ export class Backend {
     let used = this.usedBytes;
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
+    // Index entries change in the same batch as their records.
+    const derived = this.catalog.empty ? undefined : new DerivedPlan(this.catalog, extra, extraValues);
+    const changeOf = (key: string, old: RecordEnvelope | undefined, next: RecordEnvelope | undefined, decoded?: unknown): RecordChange => ({ key, old: indexed(old), next: indexed(next, decoded) });
+    // Point values of raw writes, with the effect of earlier ops of the group.
+    let points: Map<string, StoredValue | undefined> | undefined;
 
     for (const op of ops) {
       let events: PendingEvent[] | undefined;
@@ -598,7 +870,28 @@ export class Backend {
           results.push({ op, error: new StorageQuotaError(`write of ${delta} bytes would exceed maxSize ${this.maxBytes} of backend "${this.name}" (${used} bytes used); nothing was written`), events });
           continue;
         }
+        let entries: { ops: BatchOp[]; commit(): void } | undefined;
+        if (derived) {
+          const changes: RecordChange[] = [];
+          for (const [key, rec] of staged) {
+            if (!this.catalog.forKey(key)) continue;
+            const old = current.get(key);
+            if (old === undefined && rec === undefined) continue;
+            const put = rec && (op.muts.findLast((m) => m.key === key) as PreparedPut);
+            changes.push(changeOf(key, old, rec, put && decodedValue(put)));
+          }
+          try {
+            if (changes.length > 0) entries = derived.change(changes, now);
+          } catch (error) {
+            results.push({ op, error, events });
+            continue;
+          }
+        }
         if (used !== undefined) used += delta;
+        if (entries) {
+          for (const e of entries.ops) batch.push(e);
+          entries.commit();
+        }
         for (const [key, rec] of staged) {
           const old = current.get(key);
           if (rec) {
@@ -627,6 +920,7 @@ export class Backend {
           if (old === undefined) continue;
           batch.push({ type: 'del', space: 'r', key });
           if (old.e !== 0) batch.push({ type: 'del', space: 'x', key: expiryKey(old.e, key) });
+          if (derived && this.catalog.forKey(key)) this.derive(derived, batch, changeOf(key, old, undefined), now);
           if (used !== undefined) used -= recordSize(key, old);
           current.set(key, undefined);
           groupWritten.add(key);
@@ -636,13 +930,14 @@ export class Backend {
           }
         }
         results.push({ op, value: count, events });
-      } else {
+      } else if (op.kind === 'expire') {
         const expired: string[] = [];
         for (const c of op.candidates) {
           batch.push({ type: 'del', space: 'x', key: c.indexKey });
           const old = current.get(c.key);
           if (old === undefined || old.e !== c.expiresAt || old.e > now) continue; // stale index entry
           batch.push({ type: 'del', space: 'r', key: c.key });
+          if (derived && this.catalog.forKey(c.key)) this.derive(derived, batch, changeOf(c.key, old, undefined), now);
           if (used !== undefined) used -= recordSize(c.key, old);
           current.set(c.key, undefined);
           groupWritten.add(c.key);
@@ -650,10 +945,52 @@ export class Backend {
           if (this.wants('expire')) (events ??= []).push(['expire', { key: c.key, backend: this.name, expiresAt: c.expiresAt }]);
         }
         results.push({ op, value: expired, events });
+      } else if (op.kind === 'raw') {
+        if (!points) {
+          points = new Map();
+          extra.forEach((x, i) => { if (!x.prefix) points!.set(x.space + x.key, extraValues[i]); });
+        }
+        try {
+          const { ops: rawOps, result } = op.fn(op.reads.map((x) => points!.get(x.space + x.key)), now);
+          for (const o of rawOps) {
+            batch.push(o);
+            points.set(o.space + o.key, o.type === 'put' ? o.value : undefined);
+          }
+          results.push({ op, value: result, events });
+        } catch (error) {
+          results.push({ op, error, events });
+        }
+      } else if (op.kind === 'build') {
+        const changes: RecordChange[] = [];
+        for (const it of op.items) {
+          const rec = current.get(it.key);
+          if (recordStamp(rec) !== it.stamp || rec === undefined) continue; // rewritten since: that write indexed it
+          changes.push({ key: it.key, old: undefined, next: { value: it.value, meta: metadataOf(rec), expiresAt: rec.e } });
+        }
+        try {
+          const entries = derived!.change(changes, now, this.catalog.get(op.def.id) ?? op.def);
+          for (const e of entries.ops) batch.push(e);
+          entries.commit();
+          results.push({ op, value: changes.length, events });
+        } catch (error) {
+          results.push({ op, error, events });
+        }
+      } else {
+        const { ops: catalogOps, put, remove } = op.fn(this.catalog);
+        for (const o of catalogOps) batch.push(o);
+        results.push({ op, value: { put, remove }, events });
       }
     }
 
-    return { batch, results, used, written: groupWritten };
+    derived?.finish(batch);
+    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values() };
+  }
+
+  /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */
+  private derive(derived: DerivedPlan, batch: BatchOp[], change: RecordChange, now: number): void {
+    const entries = derived.change([change], now);
+    for (const e of entries.ops) batch.push(e);
+    entries.commit();
   }
 
   /** The batch that stores one prepared put over the key's current stored value. */
@@ -737,6 +1074,46 @@ export class Backend {
   }
 
 
+  // ---------------------------------------------------------------- derived data (@internal)
+
+  /** @internal Engine key order (range reads come back in it). */
+  get keyOrder(): 'utf16' | 'codepoint' {
+    return this.engine.capabilities.keyOrder;
+  }
+
+  /**
+   * @internal Runs `fn` in the write queue: `reads` (point reads) are read in the same engine
+   * transaction as its ops are applied, with earlier writes of the same group visible. `fn` must be
+   * synchronous; a throw rejects the call and writes nothing.
+   */
+  rawWrite<T>(reads: readonly ExtraRead[], fn: RawPlan<T>, durability?: Durability): Promise<T> {
+    for (const r of reads) if (r.prefix || r.space === 'r') invalid('rawWrite reads are point reads outside the record space');
+    return this.enqueue<T>({ kind: 'raw', reads, fn, durability });
+  }
+
+  /** @internal A range of any keyspace. */
+  async rawRange(space: Space, q: RangeQuery): Promise<[string, StoredValue][]> {
+    if (this.status !== 'open') await this.ready();
+    return this.engine.range(space, q);
+  }
+
+  /** @internal Keys of a range of any keyspace. */
+  async rawKeys(space: Space, q: RangeQuery): Promise<string[]> {
+    if (this.status !== 'open') await this.ready();
+    return this.engine.keys(space, q);
+  }
+
+  /** @internal One value of any keyspace. */
+  async rawGet(space: Space, key: string): Promise<StoredValue | undefined> {
+    if (this.status !== 'open') await this.ready();
+    return this.engine.get(space, key);
+  }
+
+  /** @internal Registers a task run after each background sweep while the backend is open. */
+  addMaintenance(task: (now: number) => Promise<void>): void {
+    this.maintenance.push(task);
+  }
+
   /** @internal Applies a transaction's writes if nothing it depends on changed (StorageConflictError otherwise). */
   commitWrites(muts: Mutation[], check: TxCheck & { writes: readonly string[] }, durability: Durability, id: string): Promise<void> {
     return this.enqueue<void>({ kind: 'write', muts, durability, check, marker: id });
@@ -774,6 +1151,14 @@ export class Backend {
         }));
         expired = await this.enqueue<string[]>({ kind: 'expire', candidates });
         if (due.length < limit) await this.findNextDeadline();
+      }
+      for (const task of this.maintenance) {
+        if (this.status !== 'open') break;
+        try {
+          await task(Date.now());
+        } catch (error) {
+          if (this.status === 'open') this.events.emit('error', { error: error as Error, backend: this.name, operation: 'maintenance' });
+        }
       }
       this.scheduleSweep(due.length === limit ? 0 : this.options.sweepInterval);
     } catch (error) {

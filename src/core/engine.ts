@@ -15,11 +15,23 @@
  *   `unpackRecord` (src/core/record.ts), never with a format of their own.
  */
 
-/** Keyspaces of one engine. `r` user records, `x` expiry index, `m` backend metadata. */
-export type Space = 'r' | 'x' | 'm';
+/**
+ * Keyspaces of one engine. `r` user records, `x` expiry index, `m` backend metadata, `i` derived
+ * entries (secondary indexes, search postings), `t` time-series points and rollups.
+ */
+export type Space = 'r' | 'x' | 'm' | 'i' | 't';
 
 /** Every keyspace an engine must provide. */
-export const SPACES: readonly Space[] = ['r', 'x', 'm'];
+export const SPACES: readonly Space[] = ['r', 'x', 'm', 'i', 't'];
+
+/**
+ * A read done together with a write (see `Engine.update`): one key, or with `prefix` every entry
+ * whose key starts with `key` (in key order).
+ */
+export interface ExtraRead { readonly space: Space; readonly key: string; readonly prefix?: boolean }
+
+/** Result of an ExtraRead: the value (point read) or the entries (prefix read). */
+export type ExtraValue = StoredValue | undefined | [string, StoredValue][];
 
 /** What an engine can do; the Backend and the tests read only this, never class names. */
 export interface EngineCapabilities {
@@ -86,14 +98,19 @@ export interface Engine {
   getMany(space: Space, keys: readonly string[], probe?: boolean): MaybePromise<(StoredValue | undefined)[]>;
   batch(ops: readonly BatchOp[], options?: BatchOptions): MaybePromise<void>;
   /**
-   * Optional atomic read-modify-write: reads the current values of `keys` in space `r`, calls
-   * `plan` with them (synchronously; it returns the operations to apply, or throws to abort) and
-   * applies its batch in the SAME engine transaction. IndexedDB needs it: another tab may write
+   * Optional atomic read-modify-write: reads the current values of `keys` in space `r` (and the
+   * `extra` reads, in any space), calls `plan` with them (synchronously; it returns the operations
+   * to apply, or throws to abort) and applies its batch in the SAME engine transaction. IndexedDB needs it: another tab may write
    * between a separate read and write, and one transaction costs less than two. Engines without it
    * get getMany + batch from the Backend, whose write queue already orders every write of the one
    * process that owns the store.
    */
-  update?(keys: readonly string[], plan: (values: (StoredValue | undefined)[]) => readonly BatchOp[], options?: BatchOptions): Promise<void>;
+  update?(
+    keys: readonly string[],
+    plan: (values: (StoredValue | undefined)[], extra: ExtraValue[]) => readonly BatchOp[],
+    options?: BatchOptions,
+    extra?: readonly ExtraRead[],
+  ): Promise<void>;
   /** Entries in key order within the bounds. */
   range(space: Space, query: RangeQuery): MaybePromise<[string, StoredValue][]>;
   /** Keys only, in key order within the bounds. */

@@ -11,8 +11,12 @@ import { describe } from './keys';
 import { createMemoryEngine } from './memory-engine';
 import { checkBackendOptions, checkConfig, checkTransactionOptions } from './options';
 import { DEFAULT_TRANSACTION_TIMEOUT, Transaction, runTransaction, type RunTransactionOptions, type TransactionOptions } from './transaction';
+import type { Collection } from './collection';
+import type { IndexInfo } from './indexes';
+import type { QueryOptions, QueryPlan } from './query/execute';
+import type { TimeSeries } from './timeseries';
 import type {
-  BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, RouteOptions, SetOptions, StorageConfig,
+  BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, RouteOptions, SearchHit, SearchOptions, SetOptions, StorageConfig,
   StorageEventName, StorageListener,
 } from './types';
 
@@ -197,6 +201,92 @@ export class StorageSystem {
     return this.routeRead(options).clear(pattern);
   }
 
+  // ----------------------------------------------------------------- queries, indexes, documents, search, time series
+
+  /**
+   * Entries matching `pattern` and `filter`, sorted and paged.
+   *
+   * @example
+   * ```ts
+   * await storage.set('users.1', { name: 'Ada', status: 'active', age: 36 });
+   * const active = await storage.query('users.*', { filter: { status: 'active', age: { $gte: 18 } }, sort: { age: -1 }, limit: 10 });
+   * ```
+   */
+  async query<T = unknown>(pattern: string, options?: QueryOptions & RouteOptions): Promise<Entry<T>[]> {
+    return this.route(options).query<T>(pattern, options);
+  }
+
+  /** The number of entries matching `pattern` and `filter`. */
+  async count(pattern: string, options?: Pick<QueryOptions, 'filter' | 'index'> & RouteOptions): Promise<number> {
+    return this.route(options).count(pattern, options);
+  }
+
+  /** Runs a query and returns its plan (index used, ranges, entries read, results). */
+  async explain(pattern: string, options?: QueryOptions & RouteOptions): Promise<QueryPlan> {
+    return this.route(options).explain(pattern, options);
+  }
+
+  /**
+   * Creates (and builds) a secondary index on the entries `<collection>.<id>`.
+   *
+   * @example
+   * ```ts
+   * await storage.createIndex('users', 'email', { unique: true });
+   * await storage.createIndex('users', ['status', 'age']);
+   * ```
+   */
+  async createIndex(collection: string, fields: string | string[], options?: { unique?: boolean; name?: string; signal?: AbortSignal } & RouteOptions): Promise<IndexInfo> {
+    const backend = this.route(options);
+    return backend.createIndex(collection, fields, withoutBackend(options));
+  }
+
+  /** Creates (and builds) the full-text search index of a collection. */
+  async createSearchIndex(collection: string, options: { fields: string[]; boost?: Record<string, number>; signal?: AbortSignal } & RouteOptions): Promise<IndexInfo> {
+    const backend = this.route(options);
+    return backend.createSearchIndex(collection, withoutBackend(options)!);
+  }
+
+  /** Drops an index; false when there was none. */
+  async dropIndex(collection: string, name: string, options?: RouteOptions): Promise<boolean> {
+    return this.routeRead(options).dropIndex(collection, name);
+  }
+
+  /** The indexes of a collection (or of all). */
+  async listIndexes(collection?: string, options?: RouteOptions): Promise<IndexInfo[]> {
+    return this.routeRead(options).listIndexes(collection);
+  }
+
+  /**
+   * Full-text search ranked by BM25.
+   *
+   * @example
+   * ```ts
+   * await storage.set('docs.1', { title: 'Machine learning', content: 'Models learn from data' });
+   * const hits = await storage.search('docs.*', { query: 'learn', fields: ['title', 'content'] });
+   * ```
+   */
+  async search<T = unknown>(pattern: string, options: SearchOptions): Promise<SearchHit<T>[]> {
+    return this.route(options).search<T>(pattern, options);
+  }
+
+  /**
+   * The documents stored under `<name>.<id>` in the default backend (or `options.backend`).
+   *
+   * @example
+   * ```ts
+   * const users = storage.collection('users');
+   * const doc = await users.insert({ name: 'Ada' });
+   * ```
+   */
+  collection<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options?: RouteOptions): Collection<T> {
+    return this.routeRead(options).collection<T>(name);
+  }
+
+  /** The default backend's time series (`getBackend(name).timeSeries` for another backend). */
+  get timeSeries(): TimeSeries {
+    return this.route(undefined).timeSeries;
+  }
+
   // ----------------------------------------------------------------- transactions
 
   /**
@@ -293,6 +383,13 @@ export class StorageSystem {
     if (name === 'memory' || name === 'file') return this.createBackend(name);
     return invalid(`no backend named "${name}"; create it with createBackend first (existing: ${this.listBackends().join(', ') || 'none'})`);
   }
+}
+
+/** Options without the routing option, for the backend's own methods. */
+function withoutBackend<T extends object>(options: T | undefined): Omit<T, 'backend'> | undefined {
+  if (options === undefined || options === null || typeof options !== 'object') return options;
+  const { backend: _, ...rest } = options as T & { backend?: string };
+  return rest;
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<T> {

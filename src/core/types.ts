@@ -121,6 +121,36 @@ export interface StorageConfig {
   openTimeout?: number;
 }
 
+/** Options of `search`. See README "Full-text search" for the ranking. */
+export interface SearchOptions {
+  /** The words to look for (at least one word; at most 1,000 characters). */
+  query: string;
+  /** Paths of the text fields to search (default: the search index's fields; required without one). */
+  fields?: string[];
+  /** At most this many hits (1 to 10,000; default 20). */
+  limit?: number;
+  /** Skip this many hits (default 0). */
+  offset?: number;
+  /** The last query word also matches longer words starting with it (default true). */
+  prefix?: boolean;
+  /** Query words of 4+ characters also match words one edit away (default false). */
+  fuzzy?: boolean;
+  /** `or` (default): any query word; `and`: every query word must match. */
+  combine?: 'or' | 'and';
+  /** Field weights, e.g. `{ title: 2 }` (default 1 each). */
+  boost?: Record<string, number>;
+  /** Route to this backend (StorageSystem only). */
+  backend?: string;
+}
+
+/** One search result. */
+export interface SearchHit<T = unknown> {
+  key: string;
+  value: T;
+  /** BM25 score: higher is better. */
+  score: number;
+}
+
 /** Events and their payloads. */
 export interface StorageEvents {
   /** A key was written (once per key of a batch). `remote` when another tab or worker wrote it. */
@@ -129,6 +159,8 @@ export interface StorageEvents {
   delete: { key: string; backend: string; remote?: true };
   /** An expired key was removed by the background sweep. */
   expire: { key: string; backend: string; expiresAt: number; remote?: true };
+  /** Progress of an index: `building` (with done/total records), then `ready`; `failed` or `dropped`. */
+  index: { backend: string; collection: string; index: string; phase: 'building' | 'ready' | 'failed' | 'dropped'; done?: number; total?: number };
   /** A background task failed (sweep, open). */
   error: { error: Error; backend: string; operation: string };
 }

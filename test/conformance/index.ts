@@ -3,6 +3,7 @@
  * `runConformance(test, target)` declares them through `test`; see types.ts for the contract.
  */
 import { kvTests } from './kv';
+import { queryTests } from './query';
 import { transactionTests } from './transactions';
 import { ttlPatternTests } from './ttl-patterns';
 import type { Declare, Target } from './types';
@@ -16,4 +17,5 @@ export function runConformance(test: Declare, target: Target): void {
   valueTests(named, target);
   ttlPatternTests(named, target);
   transactionTests(named, target);
+  queryTests(named, target);
 }

@@ -14,7 +14,7 @@
  */
 import { openDB, unwrap, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction } from 'idb';
 import type { BatchOp, BatchOptions, Engine, EngineCapabilities, EngineOptions, RangeQuery, Space, StoredValue } from '../../core/engine';
-import { SPACES, keySpan } from '../../core/engine';
+import { SPACES, keySpan, prefixUpperBound, type ExtraRead, type ExtraValue } from '../../core/engine';
 import { StorageConnectionError, StorageError, StorageQuotaError } from '../../core/errors';
 import type { EngineReadStats } from '../../core/memory-engine';
 
@@ -26,8 +26,8 @@ const CAPABILITIES: EngineCapabilities = Object.freeze({
   multiContext: true,
 });
 
-/** Schema version: version 1 creates the three keyspace stores. */
-const VERSION = 1;
+/** Schema version: 1 created the stores r, x, m; 2 adds i (derived entries) and t (time series). */
+const VERSION = 2;
 
 type DB = IDBPDatabase<unknown>;
 type Tx = IDBPTransaction<unknown, Space[], IDBTransactionMode>;
@@ -108,8 +108,9 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
         throw new StorageConnectionError('IndexedDB is not available in this context (private mode, a sandboxed frame, or not a browser); use a memory backend here');
       }
       opening = openDB(name, VERSION, {
-        upgrade(db, oldVersion) {
-          if (oldVersion < 1) for (const s of SPACES) db.createObjectStore(s);
+        upgrade(db) {
+          // Creates whatever stores the old version lacked; data in the others is kept.
+          for (const s of SPACES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
         },
         blocked() { blocked = true; },
         // Another tab wants to upgrade or delete: let it, we reopen on our next operation.
@@ -198,16 +199,37 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
    * first lists which of them exist with one getAllKeys over their span (bounded), so writing
    * 1,000 new keys costs one read request, not 1,000.
    */
-  function readForUpdate(tx: IDBTransaction, keys: readonly string[], done: (values: (StoredValue | undefined)[]) => void): void {
+  function readForUpdate(tx: IDBTransaction, keys: readonly string[], extra: readonly ExtraRead[], done: (values: (StoredValue | undefined)[], extraValues: ExtraValue[]) => void): void {
     const st = tx.objectStore('r');
     const values: (StoredValue | undefined)[] = new Array(keys.length).fill(undefined);
+    const extraValues: ExtraValue[] = new Array(extra.length).fill(undefined);
+    // The extra reads are issued first; requests complete in order, so they are done when the last record read is.
+    let extraLeft = extra.length;
+    let recordsDone = false;
+    const finish = () => { if (recordsDone && extraLeft === 0) done(values, extraValues); };
+    extra.forEach((x, i) => {
+      const xs = tx.objectStore(x.space);
+      if (!x.prefix) {
+        xs.get(x.key).onsuccess = (e) => { extraValues[i] = (e.target as IDBRequest).result; extraLeft--; finish(); };
+        return;
+      }
+      const hi = prefixUpperBound(x.key, 'utf16');
+      const range = hi === undefined ? IDBKeyRange.lowerBound(x.key) : IDBKeyRange.bound(x.key, hi, false, true);
+      const ks = xs.getAllKeys(range);
+      xs.getAll(range).onsuccess = (e) => {
+        const vs = (e.target as IDBRequest<unknown[]>).result;
+        extraValues[i] = (ks.result as string[]).map((k, j) => [k, vs[j]] as [string, StoredValue]);
+        extraLeft--;
+        finish();
+      };
+    });
     const fetch = (indexes: number[]) => {
       let left = indexes.length;
-      if (left === 0) return done(values);
+      if (left === 0) { recordsDone = true; return finish(); }
       for (const i of indexes) {
         st.get(keys[i]!).onsuccess = (e) => {
           values[i] = (e.target as IDBRequest).result;
-          if (--left === 0) done(values);
+          if (--left === 0) { recordsDone = true; finish(); }
         };
       }
     };
@@ -296,14 +318,14 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
         return done;
       }, o?.durability ?? 'default');
     },
-    async update(keys, plan, o) {
+    async update(keys, plan, o, extra = []) {
       await run([...SPACES], 'readwrite', 'write', (wrapped) => {
         const tx = unwrap(wrapped) as IDBTransaction;
         const done = committed(tx);
         let failure: unknown;
-        readForUpdate(tx, keys, (values) => {
+        readForUpdate(tx, keys, extra, (values, extraValues) => {
           try {
-            issue(tx, plan(values));
+            issue(tx, plan(values, extraValues));
           } catch (err) {
             failure = err;
             try { tx.abort(); } catch { /* already aborted by issue() */ }
