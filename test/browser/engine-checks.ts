@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { createIdbEngine } from '../../src/adapters/browser/idb-engine';
-import type { BatchOp, RangeQuery } from '../../src/core/engine';
+import { SPACES, type BatchOp, type RangeQuery } from '../../src/core/engine';
 import { createMemoryEngine } from '../../src/core/memory-engine';
 import { StorageSystem } from '../../src/index.browser';
 import type { Declare } from '../conformance/types';
@@ -128,7 +128,7 @@ export function engineChecks(test: Declare): void {
       await Promise.all(Array.from({ length: 1000 }, (_, i) => storage.set(`k.${i}`, i)));
       const writes = spy.calls.filter((c) => c.mode === 'readwrite');
       ok(writes.length === 1, `expected 1 readwrite transaction, got ${writes.length}`);
-      deepEqual([...writes[0]!.stores].sort(), ['m', 'r', 'x'], 'reads and writes of a flush share one transaction over every keyspace');
+      deepEqual([...writes[0]!.stores].sort(), [...SPACES].sort(), 'reads and writes of a flush share one transaction over every keyspace');
       equal(writes[0]!.durability, 'relaxed', 'the backend default (relaxed) is passed as an explicit hint');
       spy.calls.length = 0;
       equal((await storage.batchGet(Array.from({ length: 300 }, (_, i) => `k.${i}`))).length, 300);
@@ -137,7 +137,7 @@ export function engineChecks(test: Declare): void {
       await storage.set('s', 1, { durability: 'strict', ttl: 60 });
       const strict = spy.calls.find((c) => c.mode === 'readwrite')!;
       equal(strict.durability, 'strict');
-      deepEqual([...strict.stores].sort(), ['m', 'r', 'x'], 'a record and its expiry entry commit together');
+      deepEqual([...strict.stores].sort(), [...SPACES].sort(), 'a record and its expiry entry commit together');
     } finally {
       spy.restore();
       await storage.close();
@@ -175,7 +175,7 @@ export function engineChecks(test: Declare): void {
     const idb = engineAt(name);
     await idb.open();
     const started = performance.now();
-    const newer = await rawOpen(name, 2);
+    const newer = await rawOpen(name, 3); // one above the engine's schema version
     ok(performance.now() - started < 2000, 'the upgrade was not held up');
     newer.close();
     const err = await rejects(Promise.resolve(idb.get('r', 'k')), 'STORAGE_CONNECTION');
@@ -242,6 +242,30 @@ export function engineChecks(test: Declare): void {
     await rejects(Promise.resolve(idb.batch([{ type: 'put', space: 'r', key: 'k', value: 1 }])), 'STORAGE_CLOSED');
     const { blocked } = await deleteDatabase(name, 3000);
     equal(blocked, false, 'no connection left open');
+  });
+
+  test('a version-1 database (stores r, x, m) upgrades to version 2 and keeps its data', async () => {
+    const name = freshName();
+    const v1 = await rawOpen(name, 1, (db) => { for (const s of ['r', 'x', 'm']) db.createObjectStore(s); });
+    await new Promise<void>((resolve, reject) => {
+      const tx = v1.transaction('r', 'readwrite');
+      tx.objectStore('r').put('kept', 'old');
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    v1.close();
+    const idb = engineAt(name);
+    await idb.open();
+    equal(await idb.get('r', 'old'), 'kept', 'data of version 1 survives the upgrade');
+    await idb.batch([{ type: 'put', space: 'r', key: 'k', value: 1 }, { type: 'put', space: 'i', key: 'e', value: 2 }, { type: 'put', space: 't', key: 'p', value: 3 }]);
+    equal(await idb.get('i', 'e'), 2);
+    equal(await idb.get('t', 'p'), 3);
+    await idb.close();
+    const raw = await rawOpen(name);
+    equal(raw.version, 2);
+    deepEqual([...raw.objectStoreNames].sort(), [...SPACES].sort());
+    raw.close();
+    await deleteDatabase(name);
   });
 
   test('a database tierstore did not create is refused clearly', async () => {

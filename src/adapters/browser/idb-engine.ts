@@ -28,6 +28,8 @@ const CAPABILITIES: EngineCapabilities = Object.freeze({
 
 /** Schema version: 1 created the stores r, x, m; 2 adds i (derived entries) and t (time series). */
 const VERSION = 2;
+/** The stores version 1 created: a database at version 1 without them is not ours. */
+const V1_SPACES: readonly Space[] = ['r', 'x', 'm'];
 
 type DB = IDBPDatabase<unknown>;
 type Tx = IDBPTransaction<unknown, Space[], IDBTransactionMode>;
@@ -101,6 +103,7 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
   function openConnection(): Promise<DB> {
     let self: Promise<DB> | undefined;
     let blocked = false;
+    let foreign = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let opening: Promise<DB>;
     try {
@@ -108,7 +111,14 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
         throw new StorageConnectionError('IndexedDB is not available in this context (private mode, a sandboxed frame, or not a browser); use a memory backend here');
       }
       opening = openDB(name, VERSION, {
-        upgrade(db) {
+        upgrade(db, oldVersion, _newVersion, transaction) {
+          // A database at version 1 without our version-1 stores belongs to someone else: leave it alone.
+          if (oldVersion >= 1 && !V1_SPACES.every((sp) => db.objectStoreNames.contains(sp))) {
+            foreign = true;
+            transaction.done.catch(() => {}); // the abort is how we refuse: not an unhandled rejection
+            transaction.abort();
+            return;
+          }
           // Creates whatever stores the old version lacked; data in the others is kept.
           for (const s of SPACES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
         },
@@ -142,6 +152,7 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
       opening.then((db) => db.close(), () => {});
       if (err instanceof StorageError) throw err;
       const e = err as DOMException;
+      if (foreign) throw new StorageConnectionError(`IndexedDB "${name}" exists but was not created by tierstore (missing object stores); choose another basePath`, { cause: err });
       const why = e?.name === 'VersionError' ? 'it was created by a newer version of tierstore' : e?.message ?? String(err);
       throw new StorageConnectionError(`cannot open IndexedDB "${name}": ${why}`, { cause: err });
     });
