@@ -9,7 +9,7 @@
  *   s<S>            series catalog entry → the series' tags (keys sorted)
  *   p<S><ts>        raw point → its value (a bare number)
  *   r<I><S><start>  rollup bucket of interval I → [count, sum, min, max, firstTs, first, lastTs, last, version]
- *   k<metric>       metric config → { raw, floor, r: [[interval, retention, ready]] }
+ *   k<metric>       metric config → { raw, floor, r: [[interval, retention, ready, floor]] }
  *
  * S, the series id, is `metric` then, for each tag in key order, `\x01 key \x02 escaped-value`, then
  * `\x00`. Metric names and tag keys are restricted to `[A-Za-z0-9_.:/-]`; tag values are escaped
@@ -164,7 +164,7 @@ const AGGREGATES: readonly TimeSeriesAggregate[] = ['count', 'sum', 'avg', 'min'
 const DEFAULT_AGGREGATES: readonly TimeSeriesAggregate[] = ['count', 'sum', 'avg', 'min', 'max', 'first', 'last'];
 const PERCENTILE: Partial<Record<TimeSeriesAggregate, number>> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 const NAME_RE = /^[A-Za-z0-9_.:/-]+$/;
-const ESCAPE_RE = /[\u0000-\u001f\ud800-\udfff]/;
+const ESCAPE_RE = /[\u0000-\u001f\ud800-\uffff]/;
 
 // ------------------------------------------------------------------ keys and stored values
 
@@ -172,15 +172,22 @@ const ESCAPE_RE = /[\u0000-\u001f\ud800-\udfff]/;
 export type RollupEntry = readonly [number, number, number, number, number, number, number, number, number];
 type Agg = [number, number, number, number, number, number, number, number];
 
-/** Stored config of a metric. `r`: [interval ms, retention ms or null, ready 0/1], sorted by interval. */
+/**
+ * A rollup interval of a metric: [interval ms, retention ms or null, ready 0/1 (0: being
+ * backfilled), floor (buckets starting before it may have been deleted by retention; 0: none)].
+ */
+type RollupConfig = readonly [number, number | null, 0 | 1, number];
+
+/** Stored config of a metric. Floors are written before retention deletes anything below them. */
 interface MetricConfig {
   readonly raw: number | null;
   /** Raw points before this time may have been deleted by retention (0: none). */
   readonly floor: number;
-  readonly r: readonly (readonly [number, number | null, 0 | 1])[];
+  /** Sorted by interval; the first is always 1m. */
+  readonly r: readonly RollupConfig[];
 }
 
-const DEFAULT_CONFIG: MetricConfig = Object.freeze({ raw: null, floor: 0, r: Object.freeze([[MINUTE, null, 1], [HOUR, null, 1]] as const) });
+const DEFAULT_CONFIG: MetricConfig = Object.freeze({ raw: null, floor: 0, r: Object.freeze([[MINUTE, null, 1, 0], [HOUR, null, 1, 0]] as const) });
 
 /** 12 hex digits: numeric order = string order. */
 export const hexTime = (ms: number): string => ms.toString(16).padStart(12, '0');
@@ -657,9 +664,12 @@ export class TimeSeries {
     const p = checkRetention(metric, policy);
     const config = await this.host.rawWrite([{ space: 't', key: configKey(p.metric) }], (values) => {
       const old = (values[0] as MetricConfig | undefined) ?? DEFAULT_CONFIG;
-      const r = new Map<number, [number, number | null, 0 | 1]>();
-      for (const [interval, , ready] of old.r) r.set(interval, [interval, p.raw, ready]);
-      for (const [interval, keep] of p.rollups) r.set(interval, [interval, keep, r.get(interval)?.[2] ?? 0]);
+      const r = new Map<number, RollupConfig>();
+      for (const [interval, , ready, floor] of old.r) r.set(interval, [interval, p.raw, ready, floor]);
+      for (const [interval, keep] of p.rollups) {
+        const had = r.get(interval);
+        r.set(interval, [interval, keep, had?.[2] ?? 0, had?.[3] ?? 0]);
+      }
       const next: MetricConfig = { raw: p.raw, floor: old.floor, r: [...r.values()].sort((a, b) => a[0] - b[0]) };
       return { ops: [{ type: 'put', space: 't', key: configKey(p.metric), value: next }], result: next };
     });
@@ -872,21 +882,20 @@ export class TimeSeries {
   /** Deletes a metric's expired raw points and rollup buckets, in writes of at most 1,000 keys. */
   private async expire(metric: string, config: MetricConfig, now: number): Promise<void> {
     const series = await this.seriesOf(metric, undefined);
-    if (config.raw !== null) {
-      const cutoff = now - config.raw;
-      if (cutoff > config.floor) {
-        // The floor first: once any point is gone, readers know raw points before it may be missing.
-        await this.host.rawWrite([{ space: 't', key: configKey(metric) }], (values) => {
-          const c = values[0] as MetricConfig | undefined;
-          if (!c || c.floor >= cutoff) return { ops: [], result: undefined };
-          return { ops: [{ type: 'put', space: 't', key: configKey(metric), value: { ...c, floor: cutoff } }], result: undefined };
-        });
-      }
-      for (const s of series) await this.deleteRange(pointPrefix(s.id), cutoff);
+    const rawCutoff = config.raw === null ? 0 : now - config.raw;
+    const cutoffs = new Map(config.r.map(([interval, keep]) => [interval, keep === null ? 0 : now - keep - interval + 1]));
+    // Floors first: once anything is gone, readers (percentiles, backfills) know data before them may be missing.
+    if (rawCutoff > config.floor || config.r.some(([interval, , , floor]) => cutoffs.get(interval)! > floor)) {
+      await this.host.rawWrite([{ space: 't', key: configKey(metric) }], (values) => {
+        const c = values[0] as MetricConfig | undefined;
+        if (!c) return { ops: [], result: undefined };
+        const r = c.r.map((x): RollupConfig => [x[0], x[1], x[2], Math.max(x[3], cutoffs.get(x[0]) ?? 0)]);
+        return { ops: [{ type: 'put', space: 't', key: configKey(metric), value: { ...c, floor: Math.max(c.floor, rawCutoff), r } }], result: undefined };
+      });
     }
-    for (const [interval, keep] of config.r) {
-      if (keep === null) continue;
-      for (const s of series) await this.deleteRange(rollupPrefix(interval, s.id), now - keep - interval + 1);
+    for (const s of series) {
+      await this.deleteRange(pointPrefix(s.id), rawCutoff);
+      for (const [interval] of config.r) await this.deleteRange(rollupPrefix(interval, s.id), cutoffs.get(interval)!);
     }
   }
 
@@ -922,11 +931,10 @@ export class TimeSeries {
     const building = config.r.filter((r) => r[2] === 0);
     if (building.length === 0) return;
     const series = await this.seriesOf(metric, undefined);
-    const now = Date.now();
     for (const [interval] of building) {
-      const [source, sourceKeep] = config.r.filter((r) => r[2] === 1 && interval % r[0] === 0).at(-1)!;
-      // Buckets older than the source's retention cannot be rebuilt whole: they are left out.
-      const from = sourceKeep === null ? 0 : ceilTo(Math.max(now - sourceKeep, 0), interval);
+      const [source, , , sourceFloor] = config.r.filter((r) => r[2] === 1 && interval % r[0] === 0).at(-1)!;
+      // Buckets partly deleted from the source cannot be rebuilt whole: they are left out.
+      const from = ceilTo(sourceFloor, interval);
       for (const s of series) {
         let pending: number[] | undefined;
         for (let attempt = 1; ; attempt++) {
@@ -940,7 +948,7 @@ export class TimeSeries {
     await this.host.rawWrite([{ space: 't', key: configKey(metric) }], (values) => {
       const c = values[0] as MetricConfig | undefined;
       if (!c) return { ops: [], result: undefined };
-      const r = c.r.map((x) => (building.some((b) => b[0] === x[0]) ? ([x[0], x[1], 1] as const) : x));
+      const r = c.r.map((x): RollupConfig => (building.some((b) => b[0] === x[0]) ? [x[0], x[1], 1, x[3]] : x));
       return { ops: [{ type: 'put', space: 't', key: configKey(metric), value: { ...c, r } }], result: undefined };
     });
     await this.readConfig(metric);
@@ -976,6 +984,8 @@ export class TimeSeries {
       stale.push(...await this.host.rawWrite(reads, (values) => {
         const c = values[0] as MetricConfig | undefined;
         if (!c?.r.some((r) => r[0] === interval)) return { ops: [], result: [] };
+        // Retention elsewhere may have deleted source buckets since they were listed: skip those buckets.
+        const floor = ceilTo(c.r.find((r) => r[0] === source)?.[3] ?? 0, interval);
         const ops: BatchOp[] = [];
         const changed: number[] = [];
         let i = 1;
@@ -987,7 +997,7 @@ export class TimeSeries {
             if (e) agg = agg ? mergeAgg(agg, e) : (e.slice(0, 8) as Agg);
           }
           if (current?.[8] !== seen.get(start)) changed.push(start);
-          else if (agg) ops.push({ type: 'put', space: 't', key: target + hexTime(start), value: [...agg, (current?.[8] ?? 0) + 1] });
+          else if (agg && start >= floor) ops.push({ type: 'put', space: 't', key: target + hexTime(start), value: [...agg, (current?.[8] ?? 0) + 1] });
         }
         return { ops, result: changed };
       }));
