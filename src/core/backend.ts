@@ -355,8 +355,11 @@ export class Backend {
     if (this.status !== 'open') await this.ready();
     await this.syncCatalog();
     const inPattern = (k: string) => k.startsWith(p.prefix) && p.matches(k);
+    // The index's statistics (document count, lengths, document frequencies) are those of the whole
+    // collection over its fields: it serves exactly `<collection>.*` over those fields, so that a
+    // search scores the same with and without it.
     const collection = collectionOf(p);
-    const def = collection === undefined ? undefined : this.catalog.forCollection(collection).find((d) => d.type === 'search' && d.state === 'ready' && (q.rawFields === undefined || q.rawFields.every((f) => d.fields.includes(f))));
+    const def = collection === undefined || p.source !== `${collection}.*` ? undefined : this.catalog.forCollection(collection).find((d) => d.type === 'search' && d.state === 'ready' && (q.rawFields === undefined || (q.rawFields.length === d.fields.length && q.rawFields.every((f) => d.fields.includes(f)))));
     const now = Date.now();
     const want = q.offset + q.limit;
     if (def) {
@@ -387,7 +390,7 @@ export class Backend {
       if (rec) rows.push({ key, value: decodeValue(rec.b) });
     }
     const values = new Map(rows.map((r) => [r.key, r.value]));
-    return searchScan(rows, q.rawFields, q).slice(q.offset, want).map((r) => ({ key: r.key, value: values.get(r.key) as T, score: r.score }));
+    return searchScan(rows, q.rawFields, q).map((r) => ({ key: r.key, value: values.get(r.key) as T, score: r.score }));
   }
 
   /** The documents stored under `<name>.<id>` (see Collection). */

@@ -10,6 +10,7 @@ import { describe } from './keys';
 import { Transaction, runTransaction, DEFAULT_TRANSACTION_TIMEOUT } from './transaction';
 import type { Entry, Metadata } from './types';
 import type { QueryOptions } from './query/execute';
+import { compileFilter } from './query/filter';
 
 /** A document: its id, collection, data and metadata. */
 export interface Document<T = Record<string, unknown>> {
@@ -71,7 +72,7 @@ export class Collection<T extends Record<string, unknown> = Record<string, unkno
   async insert(data: T, options?: DocumentWriteOptions & { id?: string }): Promise<Document<T>> {
     const o = checkWrite(options, true);
     checkData(data);
-    const given = o.id ?? (typeof data.id === 'string' ? data.id : undefined);
+    const given = o.id !== undefined ? o.id : typeof data.id === 'string' ? data.id : undefined;
     const id = given === undefined ? newId() : this.checkId(given, o.id !== undefined ? 'options.id' : 'data.id');
     const key = this.key(id);
     return this.run(async (tx) => {
@@ -170,6 +171,7 @@ export class Collection<T extends Record<string, unknown> = Record<string, unkno
     if (options === undefined) return {};
     if (options === null || typeof options !== 'object' || Array.isArray(options)) invalid(`options must be an object, got ${describe(options)}`);
     const o = { ...(options as QueryOptions) };
+    compileFilter(o.filter, 'options.filter'); // the same validation as query, before any renaming
     if (o.filter !== undefined) o.filter = this.mapFilter(o.filter, 'options.filter') as Record<string, unknown>;
     if (o.sort !== undefined && o.sort !== null && typeof o.sort === 'object' && !Array.isArray(o.sort)) {
       const sort: Record<string, 1 | -1 | 'asc' | 'desc'> = {};

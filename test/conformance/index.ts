@@ -3,7 +3,10 @@
  * `runConformance(test, target)` declares them through `test`; see types.ts for the contract.
  */
 import { kvTests } from './kv';
+import { documentTests } from './documents';
 import { queryTests } from './query';
+import { queryBadInputTests } from './query-bad-input';
+import { searchTests } from './search';
 import { transactionTests } from './transactions';
 import { ttlPatternTests } from './ttl-patterns';
 import type { Declare, Target } from './types';
@@ -18,4 +21,7 @@ export function runConformance(test: Declare, target: Target): void {
   ttlPatternTests(named, target);
   transactionTests(named, target);
   queryTests(named, target);
+  queryBadInputTests(named, target);
+  documentTests(named, target);
+  searchTests(named, target);
 }

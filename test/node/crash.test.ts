@@ -9,7 +9,10 @@
  * - torn: no batch is partly present; the accounts are exactly the initial balances plus every
  *   txlog present (so a transfer is all there or not at all), each account's version is
  *   1 + its transfers, and the total is unchanged;
- * - corrupt: every value present (acknowledged or not) is the value written for its key.
+ * - corrupt: every value present (acknowledged or not) is the value written for its key;
+ * - index: the entries of every index (secondary and search, stats included) are exactly those
+ *   its records imply — no entry without its record, no record without its entries — and the
+ *   planner still uses the indexes (explain).
  * The same directory is reused for every kill (recovery after recovery); some kills land while
  * LevelDB opens (recovering the previous crash): one more after every 5 kills during writes.
  * A final pass re-checks every kill's acks.
@@ -30,7 +33,10 @@ import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import * as assert from 'node:assert/strict';
 import { StorageSystem } from '../../src/index.node.ts';
-import { ACCOUNTS, INITIAL_BALANCE, batchSize, batchValue, setValue, type Account, type TxLog } from './fixtures/crash-child.ts';
+import { ACCOUNTS, INITIAL_BALANCE, batchSize, batchValue, ixValue, setValue, type Account, type TxLog } from './fixtures/crash-child.ts';
+import { prefixUpperBound } from '../../src/core/engine.ts';
+import { indexEntries, makeDef } from '../../src/core/indexes.ts';
+import { STATS_KEY, searchEntries } from '../../src/core/search/search.ts';
 
 const CHILD = new URL('./fixtures/crash-child.ts', import.meta.url).pathname;
 const LONG = process.env.TIERSTORE_CRASH_LONG === '1';
@@ -44,7 +50,8 @@ const CONFIG = {
   openKillEvery: 5,
 };
 
-interface Acks { sets: number[]; batches: number[]; txs: number[] }
+/** Acknowledged operations; `ixdel`: deletes issued (acknowledged or not). */
+interface Acks { sets: number[]; batches: number[]; txs: number[]; ix: number[]; ixdel: number[] }
 interface ChildRun { acks: Acks; sawReady: boolean; openMs: number | undefined; stderr: string; exit: { code: number | null; signal: NodeJS.Signals | null } }
 
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
@@ -55,7 +62,7 @@ const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - l
  */
 function runChild(dir: string, cycle: number, target: number, killInOpenAfter: number | undefined): Promise<ChildRun> {
   const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(cycle), String(CONFIG.workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const acks: Acks = { sets: [], batches: [], txs: [] };
+  const acks: Acks = { sets: [], batches: [], txs: [], ix: [], ixdel: [] };
   let count = 0;
   let buffered = '';
   let stderr = '';
@@ -69,11 +76,14 @@ function runChild(dir: string, cycle: number, target: number, killInOpenAfter: n
 
   const onLine = (line: string) => {
     const [word, kind, id] = line.split(' ');
-    if (word === 'ack') {
+    if (word === 'try' && kind === 'ixdel') acks.ixdel.push(Number(id));
+    else if (word === 'ack') {
       const n = Number(id);
       if (kind === 'set') acks.sets.push(n);
       else if (kind === 'batch') acks.batches.push(n);
       else if (kind === 'tx') acks.txs.push(n);
+      else if (kind === 'ix') acks.ix.push(n);
+      else if (kind === 'ixdel') { /* counted when tried */ }
       else throw new Error(`unknown ack line ${JSON.stringify(line)}`);
       if (++count >= target && killInOpenAfter === undefined) scheduleKill(rand(0, 10));
     } else if (word === 'opening') {
@@ -105,8 +115,8 @@ function runChild(dir: string, cycle: number, target: number, killInOpenAfter: n
   });
 }
 
-interface Findings { lost: number; torn: number; corrupt: number; details: string[] }
-const note = (f: Findings, kind: 'lost' | 'torn' | 'corrupt', detail: string) => {
+interface Findings { lost: number; torn: number; corrupt: number; index: number; details: string[] }
+const note = (f: Findings, kind: 'lost' | 'torn' | 'corrupt' | 'index', detail: string) => {
   f[kind]++;
   if (f.details.length < 20) f.details.push(`${kind}: ${detail}`);
 };
@@ -159,7 +169,56 @@ async function checkCycle(storage: StorageSystem, cycle: number, acks: Acks, bef
     expected[log.to]!.applied++;
   }
   for (const id of acks.txs) if (!logged.has(id)) note(f, 'lost', `acknowledged transaction txlog.${cycle}.${id} is missing`);
+  // Indexed collection: acknowledged writes present unless a delete of the key was issued (workers
+  // race: a delete may even land before the set it targets); values exact.
+  const deletedAfter = new Set(acks.ixdel);
+  const ixs = new Map(await entries(storage, `ix.*`));
+  for (const n of acks.ix) if (!deletedAfter.has(n) && !ixs.has(`ix.${cycle}-${n}`)) note(f, 'lost', `acknowledged ix.${cycle}-${n} is missing`);
+  for (const [key, value] of ixs) {
+    const [c, n] = key.slice(3).split('-').map(Number) as [number, number];
+    if (!isDeepStrictEqual(value, ixValue(c, n))) note(f, 'corrupt', `${key} holds ${JSON.stringify(value)}`);
+  }
   return expected;
+}
+
+/** Every index's entries must be exactly what its records imply (see indexes.ts and search.ts). */
+async function checkIndexes(storage: StorageSystem, f: Findings): Promise<void> {
+  const backend = storage.getBackend('file')!;
+  const defs = await backend.listIndexes();
+  if (defs.length !== 3 || defs.some((d) => d.state !== 'ready')) note(f, 'index', `indexes are ${JSON.stringify(defs)}`);
+  for (const info of defs) {
+    const def = makeDef(info);
+    const want = new Map<string, unknown>();
+    const stats: number[] = [];
+    for (const [key, value] of await entries(storage, `${info.collection}.*`)) {
+      const e = (await storage.getEntry(key))!;
+      if (def.type === 'search') {
+        const { entries: es, stats: contribution } = searchEntries(def.search!, key, value);
+        for (const [k, v] of es) want.set(def.prefix + k, v);
+        want.set(def.prefix + 'k' + key, contribution);
+        contribution.forEach((x, i) => { stats[i] = (stats[i] ?? 0) + x; });
+      } else {
+        for (const k of indexEntries(def, key, { value, meta: e.metadata, expiresAt: 0 }).keys) want.set(k, [key, 0]);
+      }
+    }
+    if (def.type === 'search' && want.size > 0) want.set(def.prefix + STATS_KEY, stats);
+    const got = new Map(await backend.rawRange('i', { gte: def.prefix, lt: prefixUpperBound(def.prefix, 'codepoint') }));
+    // Dictionary markers ('d' + term) may outlive their last posting by design: each needed one
+    // must be there; the rest is compared exactly.
+    if (def.type === 'search') {
+      const dict = def.prefix + 'd';
+      for (const k of [...want.keys()]) if (k.startsWith(dict)) {
+        if (!got.has(k)) note(f, 'index', `${info.name}: dictionary entry ${JSON.stringify(k)} missing`);
+        want.delete(k);
+      }
+      for (const k of [...got.keys()]) if (k.startsWith(dict)) got.delete(k);
+    }
+    for (const [k, v] of want) if (!got.has(k)) note(f, 'index', `${info.name}: entry ${JSON.stringify(k)} missing`);
+    else if (!isDeepStrictEqual(got.get(k), v)) note(f, 'index', `${info.name}: entry ${JSON.stringify(k)} is ${JSON.stringify(got.get(k))}, not ${JSON.stringify(v)}`);
+    for (const k of got.keys()) if (!want.has(k)) note(f, 'index', `${info.name}: stray entry ${JSON.stringify(k)}`);
+  }
+  const plan = await storage.explain('ix.*', { filter: { tag: 3 } });
+  if (plan.index !== 'tag') note(f, 'index', `the planner no longer uses the tag index: ${JSON.stringify(plan)}`);
 }
 
 /** The accounts must be exactly `expected` (replayed from the logs), versions included; the total never changes. */
@@ -200,9 +259,14 @@ test(`crash: SIGKILL a strict-durability LevelDB writer ${CONFIG.kills} times wh
   const started = performance.now();
   try {
     const initial: Account[] = Array.from({ length: ACCOUNTS }, () => ({ balance: INITIAL_BALANCE, applied: 0 }));
-    await withStore(dir, (s) => s.batchSet(initial.map((value, i) => ({ key: `acct.${i}`, value }))));
+    await withStore(dir, async (s) => {
+      await s.batchSet(initial.map((value, i) => ({ key: `acct.${i}`, value })));
+      await s.createIndex('acct', 'balance');
+      await s.createIndex('ix', 'tag');
+      await s.createSearchIndex('ix', { fields: ['text'] });
+    });
 
-    const all: Findings = { lost: 0, torn: 0, corrupt: 0, details: [] };
+    const all: Findings = { lost: 0, torn: 0, corrupt: 0, index: 0, details: [] };
     const history: Acks[] = [];
     let accounts = initial;
     let acked = 0;
@@ -224,40 +288,44 @@ test(`crash: SIGKILL a strict-durability LevelDB writer ${CONFIG.kills} times wh
         if (!run.sawReady) openHits++;
       } else openKillDue = ++writeKills % CONFIG.openKillEvery === 0 && writeKills < CONFIG.kills;
       history.push(run.acks);
-      const n = run.acks.sets.length + run.acks.batches.length + run.acks.txs.length;
+      const n = run.acks.sets.length + run.acks.batches.length + run.acks.txs.length + run.acks.ix.length + run.acks.ixdel.length;
       acked += n;
-      ackedKeys += run.acks.sets.length + run.acks.batches.reduce((s, id) => s + batchSize(id), 0) + run.acks.txs.length * 3;
+      ackedKeys += run.acks.ix.length + run.acks.ixdel.length + run.acks.sets.length + run.acks.batches.reduce((s, id) => s + batchSize(id), 0) + run.acks.txs.length * 3;
 
-      const f: Findings = { lost: 0, torn: 0, corrupt: 0, details: [] };
+      const f: Findings = { lost: 0, torn: 0, corrupt: 0, index: 0, details: [] };
       await withStore(dir, async (s) => {
         const expected = await checkCycle(s, cycle, run.acks, accounts, f);
         accounts = await checkAccounts(s, expected, f);
+        await checkIndexes(s, f);
       });
       all.lost += f.lost;
       all.torn += f.torn;
       all.corrupt += f.corrupt;
+      all.index += f.index;
       all.details.push(...f.details.map((d) => `cycle ${cycle}: ${d}`));
       if (process.env.CRASH_VERBOSE) console.log(`cycle ${cycle}: ${n} acks${inOpen ? ` (kill aimed at the open${run.sawReady ? ', landed after it' : ''})` : ''}, lost ${f.lost}, torn ${f.torn}, corrupt ${f.corrupt}`);
     }
 
     // Final pass: every kill's acknowledgements again, after all the later crashes and recoveries.
-    const final: Findings = { lost: 0, torn: 0, corrupt: 0, details: [] };
+    const final: Findings = { lost: 0, torn: 0, corrupt: 0, index: 0, details: [] };
     await withStore(dir, async (s) => {
       let expected = initial;
       for (const [cycle, acks] of history.entries()) expected = await checkCycle(s, cycle, acks, expected, final);
       await checkAccounts(s, expected, final);
+      await checkIndexes(s, final);
     });
 
     const seconds = (performance.now() - started) / 1000;
     console.log(
       `crash summary: kills ${writeKills + openKills} (${writeKills} while writing, ${openKills} aimed at the open, ${openHits} of them before it finished), acknowledged writes ${acked} ` +
       `(${ackedKeys} keys; avg ${Math.round(acked / writeKills)} per kill while writing), lost ${all.lost}, torn ${all.torn}, corrupt ${all.corrupt}; ` +
-      `final re-check: lost ${final.lost}, torn ${final.torn}, corrupt ${final.corrupt}; ${seconds.toFixed(1)} s`,
+      `index disagreements ${all.index}; final re-check: lost ${final.lost}, torn ${final.torn}, corrupt ${final.corrupt}, index ${final.index}; ${seconds.toFixed(1)} s`,
     );
     const details = [...all.details, ...final.details.map((d) => `final: ${d}`)].join('\n');
     assert.equal(all.lost + final.lost, 0, `acknowledged writes were lost:\n${details}`);
     assert.equal(all.torn + final.torn, 0, `torn batches or transactions:\n${details}`);
     assert.equal(all.corrupt + final.corrupt, 0, `values changed:\n${details}`);
+    assert.equal(all.index + final.index, 0, `index entries disagree with their records:\n${details}`);
     assert.ok(acked > 0, 'the child acknowledged writes');
   } finally {
     await rm(dir, { recursive: true, force: true });
