@@ -348,6 +348,27 @@ async function simultaneously(tabs: Tab[], method: string, argsOf: (i: number) =
 }
 
 
+test('an index created or dropped in one tab is maintained and used by the other, which opened before', { skip, timeout: 60_000 }, async () => {
+  const { context, A, B } = await twoTabs('index');
+  await call(B, 'set', 'u.1', { email: 'a@x', n: 1 });
+  await call(A, 'createIndex', 'u', 'email', { unique: true });
+  // B loaded the (empty) catalog at open: its next write must still maintain A's index, and the
+  // unique check must see A's entries.
+  await call(B, 'set', 'u.2', { email: 'b@x', n: 2 });
+  await call(B, 'set', 'u.1', { email: 'c@x', n: 1 });
+  assert.deepEqual(await call(A, 'queryKeys', 'u.*', { email: 'b@x' }), ['u.2']);
+  assert.deepEqual(await call(A, 'queryKeys', 'u.*', { email: 'c@x' }), ['u.1']);
+  assert.deepEqual(await call(A, 'queryKeys', 'u.*', { email: 'a@x' }), []);
+  assert.equal(await call(A, 'explainIndex', 'u.*', { email: 'b@x' }), 'email');
+  assert.equal(await call(B, 'explainIndex', 'u.*', { email: 'b@x' }), 'email', 'B plans with the index A created');
+  const dup = await attempt(B, 'set', 'u.3', { email: 'b@x' });
+  assert.ok(isFailure(dup) && dup.code === 'STORAGE_CONFLICT', `a duplicate from the other tab is refused: ${JSON.stringify(dup)}`);
+  assert.equal(await call(A, 'dropIndex', 'u', 'email'), true);
+  await call(B, 'set', 'u.3', { email: 'b@x' }); // allowed once the unique index is gone
+  assert.equal(await call(B, 'explainIndex', 'u.*', { email: 'b@x' }), null);
+  await closeContext(context);
+});
+
 test('version counts every write of a key, also when two tabs write it concurrently', { skip, timeout: 60_000 }, async () => {
   const { context, A, B } = await twoTabs('version');
   // Each set is its own round trip from here, so the two tabs' writes interleave irregularly

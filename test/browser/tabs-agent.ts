@@ -85,6 +85,10 @@ export function createAgent() {
     batchGet: (keys: string[]) => s().batchGet(keys),
     keys: (pattern?: string) => s().keys(pattern),
     version: async (key: string) => (await s().getEntry(key))?.metadata.version,
+    createIndex: (collection: string, fields: string | string[], options?: { unique?: boolean }) => s().createIndex(collection, fields, options),
+    dropIndex: (collection: string, name: string) => s().dropIndex(collection, name),
+    queryKeys: async (pattern: string, filter: Record<string, unknown>) => (await s().query(pattern, { filter })).map((e) => e.key),
+    explainIndex: async (pattern: string, filter: Record<string, unknown>) => (await s().explain(pattern, { filter })).index ?? null,
 
     /** Runs `fn`-like SDK call named `method` and reports how it ended and how long it took (never throws). */
     async timed(method: 'set' | 'get' | 'keys', args: unknown[]): Promise<{ ms: number; value?: unknown } | Failure> {

@@ -330,24 +330,39 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
       }, o?.durability ?? 'default');
     },
     async update(keys, plan, o, extra = []) {
-      await run([...SPACES], 'readwrite', 'write', (wrapped) => {
-        const tx = unwrap(wrapped) as IDBTransaction;
-        const done = committed(tx);
-        let failure: unknown;
-        readForUpdate(tx, keys, extra, (values, extraValues) => {
-          try {
-            issue(tx, plan(values, extraValues));
-          } catch (err) {
-            failure = err;
-            try { tx.abort(); } catch { /* already aborted by issue() */ }
-          }
-        });
-        stats.reads += keys.length;
-        return done.then(
-          () => { if (failure !== undefined) throw failure; },
-          (err: unknown) => { throw failure ?? err; },
-        );
-      }, o?.durability ?? 'default');
+      // An error thrown by `plan` is the caller's (a conflict, a validation error, "plan again"):
+      // it aborts the transaction and is rethrown as it is, not wrapped like IndexedDB's own.
+      let planFailure: { error: unknown } | undefined;
+      try {
+        await run([...SPACES], 'readwrite', 'write', (wrapped) => {
+          const tx = unwrap(wrapped) as IDBTransaction;
+          const done = committed(tx);
+          let failure: unknown;
+          readForUpdate(tx, keys, extra, (values, extraValues) => {
+            let ops: readonly BatchOp[];
+            try {
+              ops = plan(values, extraValues);
+            } catch (error) {
+              planFailure = { error };
+              try { tx.abort(); } catch { /* already finished */ }
+              return;
+            }
+            try {
+              issue(tx, ops);
+            } catch (err) {
+              failure = err; // issue() aborted the transaction
+            }
+          });
+          stats.reads += keys.length;
+          return done.then(
+            () => { if (failure !== undefined) throw failure; },
+            (err: unknown) => { throw failure ?? err; },
+          );
+        }, o?.durability ?? 'default');
+      } catch (err) {
+        if (planFailure) throw planFailure.error;
+        throw err;
+      }
     },
     range(space, q) {
       return read(space, q, true) as Promise<[string, StoredValue][]>;
