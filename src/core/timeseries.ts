@@ -36,7 +36,7 @@ import type { Durability } from './types';
 /** Aggregates a bucketed query can ask for. `p*` are exact percentiles (nearest rank) over raw points. */
 export type TimeSeriesAggregate = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'first' | 'last' | 'p50' | 'p90' | 'p95' | 'p99';
 
-/** A duration: `'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'7d'`, `'2w'`, or a number of milliseconds. */
+/** A duration: `'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'7d'`, `'2w'`, `'1y'` (365 days), or a number of milliseconds. */
 export type TimeSeriesDuration = string | number;
 
 /** A point to write. */
@@ -189,8 +189,14 @@ interface MetricConfig {
 
 const DEFAULT_CONFIG: MetricConfig = Object.freeze({ raw: null, floor: 0, r: Object.freeze([[MINUTE, null, 1, 0], [HOUR, null, 1, 0]] as const) });
 
-/** 12 hex digits: numeric order = string order. */
-export const hexTime = (ms: number): string => ms.toString(16).padStart(12, '0');
+/** Three hex digits of each number below 4096 (hexTime runs once per point written). */
+const HEX3 = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, '0'));
+/** 12 hex digits of an integer from 0 to MAX_TIMESTAMP: numeric order = string order. */
+export function hexTime(ms: number): string {
+  const hi = Math.floor(ms / 16777216);
+  const lo = ms - hi * 16777216;
+  return HEX3[hi >>> 12]! + HEX3[hi & 4095]! + HEX3[lo >>> 12]! + HEX3[lo & 4095]!;
+}
 const intervalCode = (ms: number): string => ms.toString(16).padStart(10, '0');
 /** Bigger than every hex digit: the open end of a series' key range. */
 const END = 'g';
@@ -241,32 +247,37 @@ export function checkMetric(metric: unknown, what = 'metric'): string {
   return metric;
 }
 
-/** Checks a tag set and returns a copy with sorted keys and the series id. */
-export function checkTags(tags: unknown, metric: string, what = 'tags'): { id: string; tags: Record<string, string> } {
+/** Checks a tag set and returns the series id of `metric` with it. */
+export function tagsId(tags: unknown, metric: string, what = 'tags'): string {
   if (!isPlain(tags)) invalid(`${what} must be a plain object of string tags, got ${describe(tags)}`);
   const keys = Object.keys(tags);
   if (keys.length > MAX_TAGS) invalid(`${what} has ${keys.length} tags; at most ${MAX_TAGS} are allowed`);
-  keys.sort();
-  const copy: Record<string, string> = {};
+  if (keys.length > 1) keys.sort();
   let id = metric;
   for (const k of keys) {
     const v = tags[k];
     if (k.length > MAX_TAG_KEY || !NAME_RE.test(k)) invalid(`${what}: tag name ${describe(k)} must have 1 to ${MAX_TAG_KEY} characters from [A-Za-z0-9_.:/-]`);
     if (typeof v !== 'string' || v.length > MAX_TAG_VALUE) invalid(`${what}.${k} must be a string of at most ${MAX_TAG_VALUE} characters, got ${describe(v)}`);
-    copy[k] = v;
     id += '\x01' + k + '\x02' + escapeTagValue(v);
   }
-  return { id: id + '\x00', tags: copy };
+  return id + '\x00';
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY };
+/** A copy of valid tags with sorted keys (as stored in the catalog). */
+const sortedTags = (tags: Readonly<Record<string, string>>): Record<string, string> => {
+  const copy: Record<string, string> = {};
+  for (const k of Object.keys(tags).sort()) copy[k] = tags[k]!;
+  return copy;
+};
 
-/** Parses `'90s'`, `'5m'`, `'1h'`, `'7d'`, `'2w'`, `'1.5h'`, `'250ms'` or a number of ms into an integer number of ms. */
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY, y: 365 * DAY };
+
+/** Parses `'90s'`, `'5m'`, `'1h'`, `'7d'`, `'2w'`, `'1y'` (365 d), `'1.5h'`, `'250ms'` or a number of ms into an integer number of ms. */
 export function parseDuration(v: unknown, what: string, min: number, max: number): number {
   let ms: number | undefined;
   if (typeof v === 'number') ms = v;
   else if (typeof v === 'string') {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(v);
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)$/.exec(v);
     if (m) ms = Number(m[1]) * UNITS[m[2]!]!;
   }
   if (ms === undefined || !Number.isInteger(ms) || ms < min || ms > max) {
@@ -309,7 +320,10 @@ export function checkQuery(q: unknown): CheckedQuery {
   const to = q.to === undefined ? MAX_TIMESTAMP + 1 : checkTime(q.to, 'query.to');
   if (from > to) invalid(`query.from (${from}) must not be after query.to (${to})`);
   let tags: Record<string, string> | undefined;
-  if (q.tags !== undefined) tags = checkTags(q.tags, metric, 'query.tags').tags;
+  if (q.tags !== undefined) {
+    tagsId(q.tags, metric, 'query.tags');
+    tags = sortedTags(q.tags as Record<string, string>);
+  }
   const interval = q.interval === undefined ? undefined : parseDuration(q.interval, 'query.interval', 1000, MAX_INTERVAL);
   let aggregates = DEFAULT_AGGREGATES;
   if (q.aggregate !== undefined) {
@@ -498,6 +512,10 @@ function collect(input: readonly unknown[], many: boolean): SeriesBatch[] {
   const bySeries = new Map<string, SeriesBatch>();
   let lastMetric: unknown;
   let last: SeriesBatch | undefined;
+  // The same tags object for the same metric (a shared constant, a frozen object) is checked once per call.
+  let lastTags: unknown;
+  let lastTagsMetric: unknown;
+  let lastId = '';
   for (let i = 0; i < input.length; i++) {
     const p = input[i] as Record<string, unknown>;
     const where = many ? `points[${i}]` : 'point';
@@ -515,12 +533,17 @@ function collect(input: readonly unknown[], many: boolean): SeriesBatch[] {
     if (!Number.isInteger(t) || t < 0 || t > MAX_TIMESTAMP) invalid(`${where}.timestamp must be an integer number of ms from 0 to ${MAX_TIMESTAMP} or a valid Date, got ${describe(timestamp)}`);
     if (typeof value !== 'number' || !Number.isFinite(value)) invalid(`${where}.value must be a finite number, got ${describe(value)}`);
     let id: string;
-    let canonical: Record<string, string> | undefined;
     if (tags === undefined) id = (metric as string) + '\x00';
-    else ({ id, tags: canonical } = checkTags(tags, metric as string, `${where}.tags`));
+    else if (tags === lastTags && metric === lastTagsMetric) id = lastId;
+    else {
+      id = lastId = tagsId(tags, metric as string, `${where}.tags`);
+      lastTags = tags;
+      lastTagsMetric = metric;
+    }
     let b = last !== undefined && last.id === id ? last : bySeries.get(id);
     if (!b) {
-      b = { metric: metric as string, id, tags: canonical ?? {}, ts: [], vs: [], catalogRead: -1, parts: [] };
+      // The catalog's copy is made once per series, not per point.
+      b = { metric: metric as string, id, tags: tags === undefined ? {} : sortedTags(tags as Record<string, string>), ts: [], vs: [], catalogRead: -1, parts: [] };
       bySeries.set(id, b);
     }
     last = b;
@@ -650,8 +673,8 @@ export class TimeSeries {
   /** The series of a metric (all of them, or those having every tag in `tags`), in series order. */
   async series(metric: string, tags?: Readonly<Record<string, string>>): Promise<TimeSeriesInfo[]> {
     checkMetric(metric);
-    const t = tags === undefined ? undefined : checkTags(tags, metric).tags;
-    return (await this.seriesOf(metric, t)).map((s) => ({ metric, tags: s.tags }));
+    if (tags !== undefined) tagsId(tags, metric);
+    return (await this.seriesOf(metric, tags)).map((s) => ({ metric, tags: s.tags }));
   }
 
   /**
@@ -850,7 +873,8 @@ export class TimeSeries {
     const acc = new Accumulator(interval, wantsP);
     const rollup = config.r.filter((r) => r[2] === 1 && interval % r[0] === 0).at(-1);
     const a = Math.min(ceilTo(c.from, interval), c.to);
-    const z = Math.max(floorTo(c.to, interval), a);
+    // Without an end, the last bucket holds every point it can: it is whole, not an edge.
+    const z = Math.max(c.to > MAX_TIMESTAMP ? ceilTo(c.to, interval) : floorTo(c.to, interval), a);
     const rawRanges: [number, number][] = [];
     if (!rollup) rawRanges.push([c.from, c.to]);
     else {
