@@ -31,10 +31,11 @@ export default [
     onwarn,
     plugins: [ts()],
     output: [
-      { file: 'dist/index.node.mjs', format: 'es', sourcemap: true },
+      // Node loads everything from disk: the lazily imported features stay in the one file.
+      { file: 'dist/index.node.mjs', format: 'es', sourcemap: true, inlineDynamicImports: true },
       // dynamicImportInCjs keeps `import('classic-level')` a real import() in CJS (Node supports it
       // there), rather than rewriting it to require().
-      { file: 'dist/index.node.cjs', format: 'cjs', sourcemap: true, exports: 'named', dynamicImportInCjs: true },
+      { file: 'dist/index.node.cjs', format: 'cjs', sourcemap: true, exports: 'named', dynamicImportInCjs: true, inlineDynamicImports: true },
     ],
   },
   {
@@ -42,6 +43,8 @@ export default [
     external: browserExternal,
     onwarn,
     plugins: [ts()],
-    output: { file: 'dist/index.browser.mjs', format: 'es', sourcemap: true },
+    // Queries, indexes, search and time series are loaded with import() on first use: as chunks
+    // of their own, an app's bundler can leave them out of the initial load of a key-value app.
+    output: { dir: 'dist', entryFileNames: 'index.browser.mjs', chunkFileNames: 'browser/[name]-[hash].mjs', format: 'es', sourcemap: true },
   },
 ];

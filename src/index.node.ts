@@ -33,9 +33,9 @@ export { MAX_TTL_SECONDS } from './core/types';
 export { Collection } from './core/collection';
 export type { Document, DocumentWriteOptions, FindOptions } from './core/collection';
 export type { QueryOptions, QueryPlan } from './core/query/execute';
-export type { IndexInfo } from './core/indexes';
+export type { IndexInfo } from './core/catalog';
 export { TimeSeries } from './core/timeseries';
 export type {
-  BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, Metadata, RouteOptions, SearchHit, SearchOptions, SetOptions,
+  AbortSignalLike, BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, IndexOptions, Metadata, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions,
   StorageConfig, StorageEventName, StorageEvents, StorageListener,
 } from './core/types';

@@ -12,15 +12,14 @@ import type { BatchOp, Engine, ExtraRead, ExtraValue, MaybePromise, RangeQuery, 
 import { prefixUpperBound } from './engine';
 import { StorageConflictError, StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
 import type { Emitter } from './events';
-import { checkKey, compilePattern, describe, type Pattern } from './keys';
+import { checkCollection, checkKey, compilePattern, describe, type Pattern } from './keys';
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
 import { CodecFlag, checkEnvelope, recordSize, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
-import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, Metadata, SearchHit, SearchOptions, StorageEvents } from './types';
-import { CATALOG_PREFIX, CATALOG_VERSION_KEY, Catalog, DerivedPlan, checkCollection, checkIndexSpec, infoOf, makeDef, type IndexDef, type IndexInfo, type IndexedRecord, type RecordChange } from './indexes';
-import { createIndex, dropIndex } from './index-build';
-import { collectionOf, compileQuery, entriesOf, runQuery, type QueryOptions, type QueryPlan } from './query/execute';
-import { checkSearchIndexOptions, checkSearchOptions, searchIndexed, searchScan } from './search/search';
+import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, IndexOptions, Metadata, SearchHit, SearchIndexOptions, SearchOptions, StorageEvents } from './types';
+import { CATALOG_PREFIX, CATALOG_VERSION_KEY, Catalog, infoOf, makeDef, type IndexDef, type IndexInfo } from './catalog';
+import type { IndexedRecord, RecordChange } from './indexes';
+import type { QueryOptions, QueryPlan } from './query/execute';
 import { Collection } from './collection';
 import { TimeSeries } from './timeseries';
 
@@ -70,6 +69,11 @@ type WriteOp =
 
 /** @internal Plans a raw write from the values it read: the ops to apply atomically and the caller's result. */
 export type RawPlan<T> = (values: (StoredValue | undefined)[], now: number) => { ops: BatchOp[]; result: T };
+
+type IndexesModule = typeof import('./indexes');
+/** The query and search code, loaded on first use: key-value apps never load it. */
+const queryModule = () => import('./query/execute');
+const searchModule = () => import('./search/search');
 
 /** Thrown inside planning when another tab changed the index catalog: reload it and plan again. */
 class CatalogChanged extends Error {}
@@ -186,6 +190,8 @@ export class Backend {
   /** @internal Secondary and search indexes of this backend. */
   readonly catalog = new Catalog();
   private series: TimeSeries | undefined;
+  /** The index entry code, once loaded (see loadDerived). */
+  private indexes: IndexesModule | undefined;
   /** Tasks run after each sweep (time-series retention). */
   private readonly maintenance: ((now: number) => Promise<void>)[] = [];
 
@@ -282,26 +288,29 @@ export class Backend {
    * Uses a secondary index when one fits; results are the same either way.
    */
   async query<T = unknown>(pattern: string, options?: QueryOptions): Promise<Entry<T>[]> {
-    const c = compileQuery(pattern, options);
+    const q = await queryModule();
+    const c = q.compileQuery(pattern, options);
     this.checkRoute((options as { backend?: string } | undefined)?.backend);
     await this.syncCatalog();
-    return entriesOf<T>((await runQuery(this, c)).rows);
+    return q.entriesOf<T>((await q.runQuery(this, c)).rows);
   }
 
   /** How many live entries match `pattern` and `options.filter`. */
   async count(pattern: string, options?: Pick<QueryOptions, 'filter' | 'index'>): Promise<number> {
-    const c = compileQuery(pattern, options, false);
+    const q = await queryModule();
+    const c = q.compileQuery(pattern, options, false);
     this.checkRoute((options as { backend?: string } | undefined)?.backend);
     await this.syncCatalog();
-    return (await runQuery(this, c)).plan.matched;
+    return (await q.runQuery(this, c)).plan.matched;
   }
 
   /** Runs the query and reports its plan: index used, key ranges, entries and records read, results. */
   async explain(pattern: string, options?: QueryOptions): Promise<QueryPlan> {
-    const c = compileQuery(pattern, options);
+    const q = await queryModule();
+    const c = q.compileQuery(pattern, options);
     this.checkRoute((options as { backend?: string } | undefined)?.backend);
     await this.syncCatalog();
-    return (await runQuery(this, c)).plan;
+    return (await q.runQuery(this, c)).plan;
   }
 
   /**
@@ -310,20 +319,22 @@ export class Backend {
    * `unique` refuses duplicates with StorageConflictError. Creating an existing index again is a
    * no-op. Emits `index` events with the build's progress; `signal` aborts it.
    */
-  async createIndex(collection: string, fields: string | string[], options?: { unique?: boolean; name?: string; signal?: AbortSignal }): Promise<IndexInfo> {
+  async createIndex(collection: string, fields: string | string[], options?: IndexOptions): Promise<IndexInfo> {
+    const { checkIndexSpec } = await this.loadDerived();
     const info = checkIndexSpec(collection, fields, options);
-    return createIndex(this, info, options?.signal);
+    return (await import('./index-build')).createIndex(this, info, options?.signal);
   }
 
   /**
    * Creates a full-text search index on the entries `<collection>.<id>` over `fields` (text
    * fields; `boost` weighs them), builds it, and keeps it up to date with every write.
    */
-  async createSearchIndex(collection: string, options: { fields: string[]; boost?: Record<string, number>; signal?: AbortSignal }): Promise<IndexInfo> {
+  async createSearchIndex(collection: string, options: SearchIndexOptions): Promise<IndexInfo> {
     checkCollection(collection);
-    const { signal, ...rest } = (options ?? {}) as { signal?: AbortSignal };
-    const o = checkSearchIndexOptions(collection, rest);
-    return createIndex(this, { type: 'search', collection, name: 'search', fields: o.fields, unique: false, state: 'building', multikey: false, ...(o.boosts ? { boosts: o.boosts } : {}) }, signal);
+    const { signal, ...rest } = (options ?? {}) as SearchIndexOptions;
+    const o = (await searchModule()).checkSearchIndexOptions(collection, rest);
+    await this.loadDerived();
+    return (await import('./index-build')).createIndex(this, { type: 'search', collection, name: 'search', fields: o.fields, unique: false, state: 'building', multikey: false, ...(o.boosts ? { boosts: o.boosts } : {}) }, signal);
   }
 
   /** Drops an index (`name` as listed by listIndexes; `'search'` for the search index). Resolves false when there was none. */
@@ -331,7 +342,7 @@ export class Backend {
     checkCollection(collection);
     if (typeof name !== 'string' || name === '') invalid(`index name must be a non-empty string, got ${describe(name)}`);
     await this.syncCatalog();
-    return dropIndex(this, collection, name);
+    return (await import('./index-build')).dropIndex(this, collection, name);
   }
 
   /** The indexes of one collection, or of every collection. */
@@ -351,14 +362,15 @@ export class Backend {
     const p = compilePattern(pattern);
     const { backend, ...rest } = (options ?? {}) as { backend?: string };
     this.checkRoute(backend);
-    const q = checkSearchOptions(rest);
+    const s = await searchModule();
+    const q = s.checkSearchOptions(rest);
     if (this.status !== 'open') await this.ready();
     await this.syncCatalog();
     const inPattern = (k: string) => k.startsWith(p.prefix) && p.matches(k);
     // The index's statistics (document count, lengths, document frequencies) are those of the whole
     // collection over its fields: it serves exactly `<collection>.*` over those fields, so that a
     // search scores the same with and without it.
-    const collection = collectionOf(p);
+    const collection = (await queryModule()).collectionOf(p);
     const def = collection === undefined || p.source !== `${collection}.*` ? undefined : this.catalog.forCollection(collection).find((d) => d.type === 'search' && d.state === 'ready' && (q.rawFields === undefined || (q.rawFields.length === d.fields.length && q.rawFields.every((f) => d.fields.includes(f)))));
     const now = Date.now();
     const want = q.offset + q.limit;
@@ -372,7 +384,7 @@ export class Backend {
       };
       void order;
       // Expired entries not swept yet still have postings: ask for a few more, then drop them.
-      const ranked = await searchIndexed(io, def.search!, { ...q, offset: 0, limit: want + 16 }, inPattern);
+      const ranked = await s.searchIndexed(io, def.search!, { ...q, offset: 0, limit: want + 16 }, inPattern);
       const hits: SearchHit<T>[] = [];
       const raws = ranked.length === 0 ? [] : await this.engine.getMany('r', ranked.map((r) => r.key));
       ranked.forEach((r, i) => {
@@ -390,7 +402,7 @@ export class Backend {
       if (rec) rows.push({ key, value: decodeValue(rec.b) });
     }
     const values = new Map(rows.map((r) => [r.key, r.value]));
-    return searchScan(rows, q.rawFields, q).map((r) => ({ key: r.key, value: values.get(r.key) as T, score: r.score }));
+    return s.searchScan(rows, q.rawFields, q).map((r) => ({ key: r.key, value: values.get(r.key) as T, score: r.score }));
   }
 
   /** The documents stored under `<name>.<id>` (see Collection). */
@@ -759,7 +771,7 @@ export class Backend {
           for (const m of op.muts) if (!('del' in m) && this.catalog.forKey(m.key)) puts.push({ key: m.key, value: decodedValue(m) });
         } else if (op.kind === 'build') puts.push(...op.items);
       }
-      reads.push(...DerivedPlan.reads(this.catalog, puts, keys));
+      reads.push(...this.derivedModule().DerivedPlan.reads(this.catalog, puts, keys));
     }
     return reads;
   }
@@ -789,12 +801,27 @@ export class Backend {
     }
   }
 
+  /**
+   * @internal Loads the index entry code (indexes.ts and what it uses): a backend needs it only
+   * once it has an index, so key-value apps never load it.
+   */
+  async loadDerived(): Promise<IndexesModule> {
+    return (this.indexes ??= await import('./indexes'));
+  }
+
+  /** The index entry code, loaded before any index can exist (see loadDerived). */
+  private derivedModule(): IndexesModule {
+    if (!this.indexes) throw new StorageError('internal: index code used before it was loaded');
+    return this.indexes;
+  }
+
   /** Loads the index catalog from the metadata space. */
   private async loadCatalog(): Promise<void> {
     const [rows, version] = await Promise.all([
       this.engine.range('m', { gte: CATALOG_PREFIX, lt: prefixUpperBound(CATALOG_PREFIX, 'utf16') }),
       this.engine.get('m', CATALOG_VERSION_KEY),
     ]);
+    if (rows.length > 0) await this.loadDerived();
     this.catalog.load(rows.map(([, v]) => v as IndexInfo), (version as number | undefined) ?? 0);
   }
 
@@ -846,7 +873,7 @@ export class Backend {
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
     // Index entries change in the same batch as their records.
-    const derived = this.catalog.empty ? undefined : new DerivedPlan(this.catalog, extra, extraValues);
+    const derived = this.catalog.empty ? undefined : new (this.derivedModule().DerivedPlan)(this.catalog, extra, extraValues);
     const changeOf = (key: string, old: RecordEnvelope | undefined, next: RecordEnvelope | undefined, decoded?: unknown): RecordChange => ({ key, old: indexed(old), next: indexed(next, decoded) });
     // Point values of raw writes, with the effect of earlier ops of the group.
     let points: Map<string, StoredValue | undefined> | undefined;
@@ -990,7 +1017,7 @@ export class Backend {
   }
 
   /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */
-  private derive(derived: DerivedPlan, batch: BatchOp[], change: RecordChange, now: number): void {
+  private derive(derived: InstanceType<IndexesModule['DerivedPlan']>, batch: BatchOp[], change: RecordChange, now: number): void {
     const entries = derived.change([change], now);
     for (const e of entries.ops) batch.push(e);
     entries.commit();

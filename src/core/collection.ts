@@ -5,12 +5,10 @@
  */
 import type { Backend } from './backend';
 import { StorageConflictError, invalid } from './errors';
-import { checkCollection } from './indexes';
-import { describe } from './keys';
+import { checkCollection, describe } from './keys';
 import { Transaction, runTransaction, DEFAULT_TRANSACTION_TIMEOUT } from './transaction';
 import type { Entry, Metadata } from './types';
 import type { QueryOptions } from './query/execute';
-import { compileFilter } from './query/filter';
 
 /** A document: its id, collection, data and metadata. */
 export interface Document<T = Record<string, unknown>> {
@@ -171,7 +169,6 @@ export class Collection<T extends Record<string, unknown> = Record<string, unkno
     if (options === undefined) return {};
     if (options === null || typeof options !== 'object' || Array.isArray(options)) invalid(`options must be an object, got ${describe(options)}`);
     const o = { ...(options as QueryOptions) };
-    compileFilter(o.filter, 'options.filter'); // the same validation as query, before any renaming
     if (o.filter !== undefined) o.filter = this.mapFilter(o.filter, 'options.filter') as Record<string, unknown>;
     if (o.sort !== undefined && o.sort !== null && typeof o.sort === 'object' && !Array.isArray(o.sort)) {
       const sort: Record<string, 1 | -1 | 'asc' | 'desc'> = {};
@@ -188,7 +185,9 @@ export class Collection<T extends Record<string, unknown> = Record<string, unkno
 
   /** Renames document paths to entry paths in one level of a filter (logical operators recurse). */
   private mapFilter(filter: unknown, where: string): unknown {
-    if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) return filter; // compileFilter reports it
+    // Only plain objects are renamed (query validates everything); anything else goes to query as
+    // it is, to be refused there, never reshaped into something valid.
+    if (!isPlain(filter) || Object.getOwnPropertySymbols(filter).length > 0) return filter;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(filter)) {
       let key = k;
@@ -266,6 +265,12 @@ function checkWrite(options: unknown, withId = false): DocumentWriteOptions & { 
   const o = options as DocumentWriteOptions & { id?: string };
   if (o.expectedVersion !== undefined && (!Number.isSafeInteger(o.expectedVersion) || o.expectedVersion < 1)) invalid(`options.expectedVersion must be a positive integer, got ${describe(o.expectedVersion)}`);
   return o;
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 function checkData(data: unknown): void {

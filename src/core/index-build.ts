@@ -9,25 +9,26 @@ import type { Backend } from './backend';
 import { recordStamp } from './backend';
 import { prefixUpperBound, type BatchOp } from './engine';
 import { invalid } from './errors';
-import { CATALOG_PREFIX, CATALOG_VERSION_KEY, MAX_INDEXES_PER_COLLECTION, infoOf, makeDef, type IndexDef, type IndexInfo } from './indexes';
+import { CATALOG_PREFIX, CATALOG_VERSION_KEY, MAX_INDEXES_PER_COLLECTION, infoOf, makeDef, type IndexDef, type IndexInfo } from './catalog';
 import { checkEnvelope } from './record';
 import { decodeValue } from './codec/value';
+import type { AbortSignalLike } from './types';
 
 const CHUNK = 512;
 
 /** Options of `createIndex` and `createSearchIndex` besides the definition. */
 export interface BuildOptions {
   /** Aborts the build: the index is dropped and the call rejects with `signal.reason`. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 const sameSpec = (a: IndexInfo, b: IndexInfo) =>
   a.type === b.type && a.unique === b.unique && JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a.boosts ?? null) === JSON.stringify(b.boosts ?? null);
 
 /** Registers (or finds) the index `info`, builds it over existing records and marks it ready. */
-export async function createIndex(b: Backend, info: IndexInfo, signal: AbortSignal | undefined): Promise<IndexInfo> {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) invalid('options.signal must be an AbortSignal');
-  signal?.throwIfAborted();
+export async function createIndex(b: Backend, info: IndexInfo, signal: AbortSignalLike | undefined): Promise<IndexInfo> {
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof (signal as { aborted?: unknown }).aborted !== 'boolean')) invalid('options.signal must be an AbortSignal');
+  checkAborted(signal);
   await b.ready();
   const id = makeDef(info).id;
   const existing = b.catalog.get(id);
@@ -57,7 +58,12 @@ export async function createIndex(b: Backend, info: IndexInfo, signal: AbortSign
 }
 
 /** Writes the entries of every existing record of the collection, chunk by chunk. */
-async function build(b: Backend, def: IndexDef, signal: AbortSignal | undefined): Promise<void> {
+/** Throws the signal's reason once it is aborted. */
+function checkAborted(signal: AbortSignalLike | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new Error('the index build was aborted');
+}
+
+async function build(b: Backend, def: IndexDef, signal: AbortSignalLike | undefined): Promise<void> {
   const prefix = def.collection + '.';
   const lt = prefixUpperBound(prefix, b.keyOrder)!;
   const total = (await b.rawKeys('r', { gte: prefix, lt })).length;
@@ -65,7 +71,7 @@ async function build(b: Backend, def: IndexDef, signal: AbortSignal | undefined)
   b.emitIndex(def, 'building', 0, total);
   let gt: string | undefined;
   for (;;) {
-    signal?.throwIfAborted();
+    checkAborted(signal);
     const rows = await b.rawRange('r', gt === undefined ? { gte: prefix, lt, limit: CHUNK } : { gt, lt, limit: CHUNK });
     if (rows.length === 0) break;
     gt = rows[rows.length - 1]![0];

@@ -119,3 +119,11 @@ export function describe(v: unknown): string {
   if (typeof v === 'object') return 'an object';
   return typeof v === 'number' || typeof v === 'boolean' ? `${typeof v} ${String(v)}` : typeof v;
 }
+
+/** Validates a collection name: a key prefix without wildcards, escapes, empty segments or control characters. */
+export function checkCollection(collection: unknown, what = 'collection'): string {
+  if (typeof collection !== 'string' || collection === '' || collection.length > 512 || /[*\\\u0000\u0001]/.test(collection) || collection.startsWith('.') || collection.endsWith('.') || collection.includes('..')) {
+    invalid(`${what} must be a non-empty key prefix without wildcards, empty segments or control characters, got ${describe(collection)}`);
+  }
+  return collection;
+}

@@ -12,11 +12,11 @@ import { createMemoryEngine } from './memory-engine';
 import { checkBackendOptions, checkConfig, checkTransactionOptions } from './options';
 import { DEFAULT_TRANSACTION_TIMEOUT, Transaction, runTransaction, type RunTransactionOptions, type TransactionOptions } from './transaction';
 import type { Collection } from './collection';
-import type { IndexInfo } from './indexes';
+import type { IndexInfo } from './catalog';
 import type { QueryOptions, QueryPlan } from './query/execute';
 import type { TimeSeries } from './timeseries';
 import type {
-  BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, RouteOptions, SearchHit, SearchOptions, SetOptions, StorageConfig,
+  BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, IndexOptions, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions, StorageConfig,
   StorageEventName, StorageListener,
 } from './types';
 
@@ -235,13 +235,13 @@ export class StorageSystem {
    * await storage.createIndex('users', ['status', 'age']);
    * ```
    */
-  async createIndex(collection: string, fields: string | string[], options?: { unique?: boolean; name?: string; signal?: AbortSignal } & RouteOptions): Promise<IndexInfo> {
+  async createIndex(collection: string, fields: string | string[], options?: IndexOptions & RouteOptions): Promise<IndexInfo> {
     const backend = this.route(options);
     return backend.createIndex(collection, fields, withoutBackend(options));
   }
 
   /** Creates (and builds) the full-text search index of a collection. */
-  async createSearchIndex(collection: string, options: { fields: string[]; boost?: Record<string, number>; signal?: AbortSignal } & RouteOptions): Promise<IndexInfo> {
+  async createSearchIndex(collection: string, options: SearchIndexOptions & RouteOptions): Promise<IndexInfo> {
     const backend = this.route(options);
     return backend.createSearchIndex(collection, withoutBackend(options)!);
   }

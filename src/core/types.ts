@@ -121,6 +121,35 @@ export interface StorageConfig {
   openTimeout?: number;
 }
 
+/**
+ * What tierstore needs of an `AbortSignal` (declared here so that the types need no DOM or Node
+ * lib): pass an `AbortController`'s `signal`.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
+/** Options of `createIndex` (besides the routing option). */
+export interface IndexOptions {
+  /** Refuse two records with equal values (StorageConflictError). */
+  unique?: boolean;
+  /** Index name (default: the fields joined by `,`). */
+  name?: string;
+  /** Aborts the build: the index is dropped and the call rejects with the signal's reason. */
+  signal?: AbortSignalLike;
+}
+
+/** Options of `createSearchIndex` (besides the routing option). */
+export interface SearchIndexOptions {
+  /** Paths of the text fields to index. */
+  fields: string[];
+  /** Field weights, e.g. `{ title: 2 }`. */
+  boost?: Record<string, number>;
+  /** Aborts the build (see {@link IndexOptions.signal}). */
+  signal?: AbortSignalLike;
+}
+
 /** Options of `search`. See README "Full-text search" for the ranking. */
 export interface SearchOptions {
   /** The words to look for (at least one word; at most 1,000 characters). */

@@ -35,7 +35,8 @@ import * as assert from 'node:assert/strict';
 import { StorageSystem } from '../../src/index.node.ts';
 import { ACCOUNTS, INITIAL_BALANCE, batchSize, batchValue, ixValue, setValue, type Account, type TxLog } from './fixtures/crash-child.ts';
 import { prefixUpperBound } from '../../src/core/engine.ts';
-import { indexEntries, makeDef } from '../../src/core/indexes.ts';
+import { makeDef } from '../../src/core/catalog.ts';
+import { indexEntries } from '../../src/core/indexes.ts';
 import { STATS_KEY, searchEntries } from '../../src/core/search/search.ts';
 
 const CHILD = new URL('./fixtures/crash-child.ts', import.meta.url).pathname;

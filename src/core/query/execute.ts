@@ -8,7 +8,7 @@
 import type { Engine, RangeQuery, StoredValue } from '../engine';
 import { prefixUpperBound } from '../engine';
 import { StorageConflictError, invalid } from '../errors';
-import type { Catalog, IndexDef } from '../indexes';
+import type { Catalog, IndexDef } from '../catalog';
 import { checkKey, compilePattern, describe, type Pattern } from '../keys';
 import { checkEnvelope, type RecordEnvelope } from '../record';
 import { decodeValue } from '../codec/value';
