@@ -639,7 +639,7 @@ export class TimeSeries {
     const metrics = [...new Set(batches.map((b) => b.metric))];
     let preread: Preread | undefined;
     for (let attempt = 1; ; attempt++) {
-      for (const m of metrics) if (!this.configs.has(m)) this.configs.set(m, await this.readConfig(m));
+      for (const m of metrics) if (!this.configs.has(m)) await this.readConfig(m);
       const reads = this.planReads(metrics, batches);
       try {
         return await this.host.rawWrite(reads, (values, now) => this.planWrite(metrics, batches, values, now, preread), (options as TimeSeriesWriteOptions | undefined)?.durability);
