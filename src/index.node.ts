@@ -34,7 +34,12 @@ export { Collection } from './core/collection';
 export type { Document, DocumentWriteOptions, FindOptions } from './core/collection';
 export type { QueryOptions, QueryPlan } from './core/query/execute';
 export type { IndexInfo } from './core/catalog';
-export { TimeSeries } from './core/timeseries';
+export { TimeSeries } from './core/timeseries-handle';
+export { MAX_TIMESTAMP, MAX_POINTS_PER_WRITE } from './core/timeseries';
+export type {
+  TimeSeriesAggregate, TimeSeriesBucket, TimeSeriesBucketQuery, TimeSeriesDuration, TimeSeriesInfo, TimeSeriesPoint,
+  TimeSeriesRange, TimeSeriesRawQuery, TimeSeriesRetention, TimeSeriesRetentionInfo, TimeSeriesSample, TimeSeriesWriteOptions,
+} from './core/timeseries';
 export type {
   AbortSignalLike, BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, IndexOptions, Metadata, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions,
   StorageConfig, StorageEventName, StorageEvents, StorageListener,

@@ -21,7 +21,8 @@ import { CATALOG_PREFIX, CATALOG_VERSION_KEY, Catalog, infoOf, makeDef, type Ind
 import type { IndexedRecord, RecordChange } from './indexes';
 import type { QueryOptions, QueryPlan } from './query/execute';
 import { Collection } from './collection';
-import { TimeSeries } from './timeseries';
+import { TimeSeries } from './timeseries-handle';
+import type { TimeSeries as TimeSeriesImpl } from './timeseries';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
 export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined; decoded?: { value: unknown } }
@@ -190,6 +191,7 @@ export class Backend {
   /** @internal Secondary and search indexes of this backend. */
   readonly catalog = new Catalog();
   private series: TimeSeries | undefined;
+  private seriesImpl: Promise<TimeSeriesImpl> | undefined;
   /** The index entry code, once loaded (see loadDerived). */
   private indexes: IndexesModule | undefined;
   /** Tasks run after each sweep (time-series retention). */
@@ -415,6 +417,11 @@ export class Backend {
     return (this.series ??= new TimeSeries(this));
   }
 
+  /** @internal The time-series implementation, loaded on first use (it registers its retention task). */
+  loadTimeSeries(): Promise<TimeSeriesImpl> {
+    return (this.seriesImpl ??= import('./timeseries').then((m) => new m.TimeSeries(this)));
+  }
+
   /** Other tabs may change the catalog (IndexedDB): reads check its version first. */
   private async syncCatalog(): Promise<void> {
     if (!this.engine.capabilities.multiContext) return;
@@ -542,6 +549,8 @@ export class Backend {
           if (leftovers.length > 0) await this.engine.batch(leftovers.map((key) => ({ type: 'del', space: 'm', key })));
           if (this.maxBytes !== undefined) await this.measure();
           await this.loadCatalog();
+          // Time-series retention set in an earlier run is enforced by the sweep from the start.
+          if ((await this.engine.keys('t', { gte: 'k', lt: 'l', limit: 1 })).length > 0) await this.loadTimeSeries();
           await this.findNextDeadline();
           this.status = 'open';
           this.opening = undefined;

@@ -14,7 +14,7 @@ import { DEFAULT_TRANSACTION_TIMEOUT, Transaction, runTransaction, type RunTrans
 import type { Collection } from './collection';
 import type { IndexInfo } from './catalog';
 import type { QueryOptions, QueryPlan } from './query/execute';
-import type { TimeSeries } from './timeseries';
+import type { TimeSeries } from './timeseries-handle';
 import type {
   BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, IndexOptions, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions, StorageConfig,
   StorageEventName, StorageListener,

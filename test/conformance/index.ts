@@ -7,6 +7,7 @@ import { documentTests } from './documents';
 import { queryTests } from './query';
 import { queryBadInputTests } from './query-bad-input';
 import { searchTests } from './search';
+import { timeSeriesTests } from './timeseries';
 import { transactionTests } from './transactions';
 import { ttlPatternTests } from './ttl-patterns';
 import type { Declare, Target } from './types';
@@ -24,4 +25,5 @@ export function runConformance(test: Declare, target: Target): void {
   queryBadInputTests(named, target);
   documentTests(named, target);
   searchTests(named, target);
+  timeSeriesTests(named, target);
 }

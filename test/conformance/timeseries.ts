@@ -6,8 +6,9 @@
 import type { Backend } from '../../src/core/backend';
 import type { StorageSystem } from '../../src/core/system';
 import {
-  seriesId, type TimeSeries, type TimeSeriesAggregate, type TimeSeriesBucket, type TimeSeriesPoint, type TimeSeriesSample,
+  seriesId, type TimeSeriesAggregate, type TimeSeriesBucket, type TimeSeriesPoint, type TimeSeriesSample,
 } from '../../src/core/timeseries';
+import type { TimeSeries } from '../../src/core/timeseries-handle';
 import { AssertionError, deepEqual, equal, ok, rejects } from '../support/assert';
 import type { Declare, Fixture, Target } from './types';
 
@@ -267,7 +268,7 @@ export function timeSeriesTests(test: Declare, target: Target): void {
     const day = await ts.query({ metric: 'm.ret', interval: '1d', aggregate: ['count', 'sum', 'min', 'max', 'p50'] });
     deepEqual(day, model.buckets('m.ret', DAY, ['count', 'sum', 'min', 'max', 'p50'], 0, Infinity, {}, () => false));
 
-    await ts.maintain();
+    await (await storage.getBackend(storage.defaultBackend)!.loadTimeSeries()).maintain();
     const keys = (await dumpSeries(storage)).map(([k]) => k);
     const pointTimes = keys.filter((k) => k.startsWith('pm.ret')).map((k) => parseInt(k.slice(-12), 16));
     ok(pointTimes.length >= 20 && pointTimes.every((t) => t >= cutoff - 5000), `only recent raw points remain (${pointTimes.length})`);

@@ -156,14 +156,14 @@ const engines: Record<string, (options?: Record<string, unknown>) => Promise<Sto
     const storage = new StorageSystem();
     const backend = storage.createBackend('memory', { sweepInterval: 0, ...options });
     await backend.open();
-    return { storage, backend, ts: backend.timeSeries, close: () => storage.close() };
+    return { storage, backend, ts: await backend.loadTimeSeries(), close: () => storage.close() };
   },
   async leveldb(options = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'tierstore-ts-'));
     const storage = new StorageSystem({ defaultBackend: 'file' });
     const backend = storage.createBackend('file', { basePath: dir, sweepInterval: 0, ...options });
     await backend.open();
-    return { storage, backend, ts: backend.timeSeries, close: async () => { await storage.close(); await rm(dir, { recursive: true, force: true }); } };
+    return { storage, backend, ts: await backend.loadTimeSeries(), close: async () => { await storage.close(); await rm(dir, { recursive: true, force: true }); } };
   },
 };
 
