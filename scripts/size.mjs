@@ -10,10 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-// The issue's target is 8 KB and is not reached yet (see BENCHMARKS.md): the budget CI enforces is
-// the measured size plus a little headroom, so any growth fails loudly while the target stays visible.
+// The issue's target is 8 KB and is not reached (see BENCHMARKS.md): the budget CI enforces is the
+// measured initial load plus a little headroom, so any growth fails loudly while the target stays
+// visible. Issue #4 raised it from 20 KiB (18.1 KB measured) to 26 KiB (25.1 KB measured): the write
+// path of every app now carries index upkeep (catalog, derived reads, raw writes); queries, indexes,
+// search, documents and time series themselves load with import() on first use (~28 KB more).
 const TARGET = 8192;
-const BUDGET = 20 * 1024;
+const BUDGET = 26 * 1024;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = process.argv.includes('--dist') ? './dist/index.browser.mjs' : './src/index.browser.ts';
 

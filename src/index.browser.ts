@@ -36,8 +36,7 @@ export { Collection } from './core/collection';
 export type { Document, DocumentWriteOptions, FindOptions } from './core/collection';
 export type { QueryOptions, QueryPlan } from './core/query/execute';
 export type { IndexInfo } from './core/catalog';
-export { TimeSeries } from './core/timeseries-handle';
-export { MAX_TIMESTAMP, MAX_POINTS_PER_WRITE } from './core/timeseries';
+export { TimeSeries, MAX_TIMESTAMP, MAX_POINTS_PER_WRITE } from './core/timeseries-handle';
 export type {
   TimeSeriesAggregate, TimeSeriesBucket, TimeSeriesBucketQuery, TimeSeriesDuration, TimeSeriesInfo, TimeSeriesPoint,
   TimeSeriesRange, TimeSeriesRawQuery, TimeSeriesRetention, TimeSeriesRetentionInfo, TimeSeriesSample, TimeSeriesWriteOptions,

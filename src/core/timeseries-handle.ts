@@ -8,6 +8,11 @@ import type {
   TimeSeriesRetentionInfo, TimeSeriesSample, TimeSeriesWriteOptions,
 } from './timeseries';
 
+/** Largest timestamp: 12 hex digits of ms (year 10889). */
+export const MAX_TIMESTAMP = 2 ** 48 - 1;
+/** Points per `write` call; one call is one atomic write. */
+export const MAX_POINTS_PER_WRITE = 100_000;
+
 /**
  * Numeric points `(metric, tags, timestamp, value)` of one backend: raw queries, bucket aggregates
  * served from rollups, retention. See README "Time series".

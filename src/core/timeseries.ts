@@ -141,10 +141,8 @@ export type TimeSeriesHost = Pick<Backend, 'name' | 'rawWrite' | 'rawRange' | 'r
 
 // ------------------------------------------------------------------ limits
 
-/** Largest timestamp: 12 hex digits of ms (year 10889). */
-export const MAX_TIMESTAMP = 2 ** 48 - 1;
-/** Points per `write` call; one call is one atomic write. */
-export const MAX_POINTS_PER_WRITE = 100_000;
+import { MAX_POINTS_PER_WRITE, MAX_TIMESTAMP } from './timeseries-handle';
+export { MAX_POINTS_PER_WRITE, MAX_TIMESTAMP };
 const MAX_TAGS = 16;
 const MAX_METRIC = 200;
 const MAX_TAG_KEY = 100;
