@@ -9,6 +9,10 @@
  * Workloads (Node): mem-set, mem-get, level-batchset, level-get, level-batchget, level-keys, mem-keys.
  * Workloads (Chromium, renderer main thread via CDP; IndexedDB's own work runs in the browser
  * process and shows as idle here): idb-batchset, idb-get, idb-batchget, idb-burst.
+ * Issue #4 workloads: idb-query-eq (row 11, 300 equality queries on IndexedDB, 100 of 100,000
+ * records), idb-search (row 14, 150 searches over 10,000 docs on IndexedDB), mem-search-create /
+ * mem-search-batchset (row 13 builds, 10,000 docs), mem-search (row 13 queries), level-ts-write
+ * (row 15, 1,000,000 points in calls of 10,000).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -16,7 +20,9 @@ import { join } from 'node:path';
 import { StorageSystem } from '../src/index.node.ts';
 import { callPage, openBenchPage, type Method } from './browser.ts';
 import type { BenchApi } from './browser/page.ts';
-import { chunks, groupKey, groupPrefix, makeDataset, makeRecord } from './lib/records.ts';
+import { chunks, groupKey, groupPrefix, makeDataset, makeRecord, shuffledIndexes } from './lib/records.ts';
+import { makeCorpus, makeQueries } from './lib/corpus.ts';
+import { TS_START } from './timeseries.ts';
 
 const TMP = join(process.cwd(), '.tmp', 'bench-profile');
 
@@ -137,7 +143,121 @@ async function profiled(name: string, body: () => Promise<number>): Promise<stri
   return saveProfile(name, profile);
 }
 
+/** Issue #4 workloads in Chromium (on-disk profile, like the bench). */
+async function issue4BrowserWorkload(name: string): Promise<string> {
+  const { bundle, serve, openDiskBenchPage } = await import('./browser.ts');
+  const { js } = await bundle(process.cwd());
+  const { server, url } = await serve(js);
+  const profileDir = join(process.cwd(), '.tmp', 'bench-profile-idb');
+  const { context, page } = await openDiskBenchPage(url, profileDir, (m) => console.error(m));
+  const call = (m: string, ...a: unknown[]) => page.evaluate(([m, a]) => (globalThis as unknown as { __bench: Record<string, (...x: unknown[]) => unknown> }).__bench[m]!(...a), [m, a] as const) as Promise<unknown>;
+  try {
+    let timed: () => Promise<unknown>;
+    if (name === 'idb-query-eq') {
+      await call('issue4LoadUsers', 'sdk', 'p4', 100_000, true);
+      const order = shuffledIndexes(1000, 11);
+      await call('issue4Equality', 'p4', order.slice(0, 30), 100); // warm-up
+      timed = () => call('issue4Equality', 'p4', Array.from({ length: 300 }, (_, i) => order[(101 + i) % 1000]), 100);
+    } else {
+      await call('issue4LoadDocs', 'idb', 'p4', 10_000);
+      const qs = makeQueries(150);
+      await call('issue4Search', 'p4', qs.slice(0, 15)); // warm-up
+      timed = () => call('issue4Search', 'p4', qs);
+    }
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.start');
+    const opsPerSec = (await timed()) as number;
+    const { profile } = await cdp.send('Profiler.stop');
+    console.log(`${name}: ${Math.round(opsPerSec).toLocaleString('en-US')} ops/s (under the profiler)`);
+    await call('issue4CloseAll');
+    return await saveProfile(name, profile);
+  } finally {
+    await context.close();
+    server.close();
+    await rm(profileDir, { recursive: true, force: true });
+  }
+}
+
+/** Issue #4 workloads in Node. */
+async function issue4Workload(name: string): Promise<string> {
+  if (name === 'level-ts-write') {
+    const calls = Array.from({ length: 100 }, (_, c) => Array.from({ length: 10_000 }, (_, j) => {
+      const i = c * 10_000 + j;
+      return { metric: 'cpu.load', timestamp: TS_START + i * 1000, value: Math.round(Math.sin(i / 500) * 1000 + (i % 7) * 3) / 10 + 50, tags: { host: 'web-1' } };
+    }));
+    const open = async (dir: string) => {
+      const s = new StorageSystem({ defaultBackend: 'file' });
+      await s.createBackend('file', { basePath: join(TMP, dir) }).open();
+      return s;
+    };
+    const w = await open('warm');
+    for (const c of calls.slice(0, 10)) await w.timeSeries.write(c);
+    await w.close();
+    const s = await open('db');
+    const out = await profiled(name, async () => {
+      for (const c of calls) await s.timeSeries.write(c);
+      return 1_000_000;
+    });
+    await s.close();
+    return out;
+  }
+  const { keys, docs } = makeCorpus(10_000);
+  const entries = chunks(10_000, 1000).map(([a, b]) => keys.slice(a, b).map((key, j) => ({ key, value: docs[a + j] })));
+  const fields = ['title', 'content'];
+  const fill = async (s: StorageSystem) => {
+    for (const c of entries) await s.batchSet(c);
+  };
+  // Warm-up: one build of each kind on a fifth of the corpus.
+  {
+    const a = new StorageSystem();
+    await a.createSearchIndex('docs', { fields });
+    for (const c of entries.slice(0, 2)) await a.batchSet(c);
+    const b = new StorageSystem();
+    for (const c of entries.slice(0, 2)) await b.batchSet(c);
+    await b.createSearchIndex('docs', { fields });
+    await a.close();
+    await b.close();
+  }
+  const s = new StorageSystem();
+  let out: string;
+  if (name === 'mem-search-create') {
+    await fill(s);
+    out = await profiled(name, async () => {
+      await s.createSearchIndex('docs', { fields });
+      return 10_000;
+    });
+  } else if (name === 'mem-search-batchset') {
+    await s.createSearchIndex('docs', { fields });
+    out = await profiled(name, async () => {
+      await fill(s);
+      return 10_000;
+    });
+  } else {
+    await s.createSearchIndex('docs', { fields });
+    await fill(s);
+    const qs = makeQueries(300);
+    for (const query of qs.slice(0, 60)) await s.search('docs.*', { query });
+    out = await profiled(name, async () => {
+      for (const query of qs) await s.search('docs.*', { query });
+      return qs.length;
+    });
+  }
+  await s.close();
+  return out;
+}
+
 async function workload(name: string): Promise<string> {
+  if (name === 'idb-query-eq' || name === 'idb-search') return issue4BrowserWorkload(name);
+  if (['level-ts-write', 'mem-search-create', 'mem-search-batchset', 'mem-search'].includes(name)) {
+    await rm(TMP, { recursive: true, force: true });
+    try {
+      return await issue4Workload(name);
+    } finally {
+      await rm(TMP, { recursive: true, force: true });
+    }
+  }
   if (name.startsWith('idb-')) return browserWorkload(name);
   const N = 100_000;
   const { keys, values } = makeDataset(N);
@@ -215,7 +335,8 @@ async function workload(name: string): Promise<string> {
       break;
     }
     default:
-      throw new Error(`unknown workload "${name}" (workloads: mem-set, mem-get, level-batchset, level-get, level-batchget, level-keys, mem-keys)`);
+      throw new Error(`unknown workload "${name}" (workloads: mem-set, mem-get, level-batchset, level-get, level-batchget, level-keys, mem-keys, ` +
+        'idb-batchset, idb-get, idb-batchget, idb-burst; issue #4: idb-query-eq, idb-search, mem-search-create, mem-search-batchset, mem-search, level-ts-write)');
   }
   await rm(TMP, { recursive: true, force: true });
   return out;

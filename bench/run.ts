@@ -3,9 +3,13 @@
  * (IndexedDB), plus the browser bundle size of the key-value API. Rows 8–10 (transactions,
  * durability) compare the SDK with itself: transaction vs batchSet, strict vs relaxed, 8
  * concurrent transactions vs 1 at a time (bench/node-tx.ts, bench/lib/transactions.ts).
+ * Rows 11–16 (issue #4): indexed queries vs full scans and vs Dexie (bench/query.ts), full-text
+ * search vs MiniSearch and across tiers (bench/search.ts), time series on LevelDB
+ * (bench/timeseries.ts); their IndexedDB cases run in Chromium (bench/issue4-browser.ts).
  *
  *   npm run bench                        # everything, 3 runs per row
- *   npm run bench -- --only node         # node | browser | size (comma-separated)
+ *   npm run bench -- --only node         # node | browser | size | query | search | timeseries (comma-separated;
+ *                                        # query and search include their Chromium/IndexedDB cases)
  *   npm run bench -- --runs 5            # runs per row (default 3; rows 1, 7 and 8–10, a few seconds
  *                                        # per run, always run at least 5 times). Medians are reported.
  *   npm run bench -- --scale 0.1         # smaller datasets, for trying the harness out
@@ -21,7 +25,7 @@ import { markdownTable, samplesText, summarize, textTable, type Line } from './l
 import { multipleOf } from './lib/transactions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PARTS = ['node', 'browser', 'size'] as const;
+const PARTS = ['node', 'browser', 'size', 'query', 'search', 'timeseries'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]) {
@@ -49,7 +53,7 @@ function parseArgs(argv: string[]) {
     } else if (flag === '--json') {
       json = value();
     } else if (flag === '--help' || flag === '-h') {
-      console.log('usage: npm run bench -- [--only node,browser,size] [--runs N] [--scale F] [--json FILE]');
+      console.log(`usage: npm run bench -- [--only ${PARTS.join(',')}] [--runs N] [--scale F] [--json FILE]`);
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${a} (try --help)`);
@@ -101,6 +105,60 @@ async function main(): Promise<void> {
       txSets: multipleOf(500 * args.scale, 100),
       transfers: multipleOf(800 * args.scale, 8),
       root: ROOT,
+      log,
+    });
+    lines.push(...r.lines);
+    notes.push(...r.notes);
+  }
+  // ------------------------------------------------------------------ issue #4: rows 11–16
+  if (args.only.includes('query')) {
+    const { runQueryBench } = await import('./query.ts');
+    lines.push(...(await runQueryBench({
+      runs: args.runs,
+      records: Math.round(100_000 * args.scale),
+      indexed: 300,
+      scans: 3,
+      tmp: join(ROOT, '.tmp', 'bench-query'),
+      log,
+    })));
+  }
+  if (args.only.includes('search')) {
+    const { runSearchBench } = await import('./search.ts');
+    const r = await runSearchBench({
+      runs: args.runs,
+      docs: Math.round(10_000 * args.scale),
+      queries: 300,
+      tmp: join(ROOT, '.tmp', 'bench-search'),
+      log,
+    });
+    lines.push(...r.lines);
+    notes.push(...r.notes);
+  }
+  if (args.only.includes('query') || args.only.includes('search')) {
+    const { runIssue4Browser } = await import('./issue4-browser.ts');
+    const r = await runIssue4Browser({
+      runs: args.runs,
+      query: args.only.includes('query'),
+      search: args.only.includes('search'),
+      records: Math.round(100_000 * args.scale),
+      indexed: 300,
+      docs: Math.round(10_000 * args.scale),
+      queries: 150, // IndexedDB search runs ~20 queries/s
+      root: ROOT,
+      log,
+    });
+    lines.push(...r.lines);
+    notes.push(...r.notes);
+  }
+  if (args.only.includes('timeseries')) {
+    const { runTimeSeriesBench } = await import('./timeseries.ts');
+    const points = multipleOf(1_000_000 * args.scale, 100);
+    const r = await runTimeSeriesBench({
+      runs: args.runs,
+      points,
+      perCall: Math.min(10_000, points),
+      bucketQueries: 20,
+      tmp: join(ROOT, '.tmp', 'bench-timeseries'),
       log,
     });
     lines.push(...r.lines);

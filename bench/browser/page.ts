@@ -11,10 +11,15 @@
  *
  * Rows 8–10 (writeCases, setCases, fillAccounts, transferCases) run the SDK only, with the
  * durability each case names; bench/browser.ts runs them in a page with an on-disk profile.
+ *
+ * Issue #4 (rows 11 and 14; the `issue4*` functions, driven by bench/issue4-browser.ts): the
+ * indexed equality query on IndexedDB vs Dexie, and search on IndexedDB vs the memory tier, on
+ * stores of their own (bench/lib/corpus.ts data).
  */
 import Dexie, { type Table } from 'dexie';
 import type { Durability, StorageSystem } from '../../src/index.browser.ts';
 import { chunks, makeDataset, shuffledIndexes, type BenchRecord } from '../lib/records.ts';
+import { makeCorpus, makeQueryRecord, queryKey, type QueryRecord } from '../lib/corpus.ts';
 import { accountEntries, alternating, setCase, transferCase, writeCase, type Case } from '../lib/transactions.ts';
 
 export type Kind = 'sdk' | 'raw' | 'dexie';
@@ -43,7 +48,12 @@ type Handle =
   | { kind: 'raw'; name: string; db: IDBDatabase }
   | { kind: 'dexie'; name: string; db: Dexie; table: Table<BenchRecord, string> };
 
+type Issue4Handle =
+  | { kind: 'sdk'; name: string; db: StorageSystem; memory?: boolean }
+  | { kind: 'dexie'; name: string; db: Dexie; table: Table<QueryRecord, string> };
+
 let data: Data | undefined;
+const issue4 = new Map<string, Issue4Handle>();
 let System: SystemClass | null = null;
 const handles = new Map<string, Handle>();
 let sink = 0;
@@ -255,6 +265,131 @@ const api = {
       await request(indexedDB.deleteDatabase(h.name));
     }
     handles.clear();
+  },
+
+  // Issue #4 (rows 11 and 14, bench/issue4-browser.ts): stores of their own, closed and deleted by issue4CloseAll.
+
+  /**
+   * Row 11: `n` query records (bench/lib/corpus.ts) into a fresh database `name`, in chunks of
+   * 1,000: the SDK on IndexedDB with `createIndex('users', 'group')` (after the records, or before
+   * them with `indexFirst`), or Dexie with an index on `group` (outbound keys, the same keys and
+   * values). Untimed; returns how long each part took.
+   */
+  async issue4LoadUsers(kind: 'sdk' | 'dexie', name: string, n: number, indexFirst = false): Promise<{ loadMs: number; indexMs: number }> {
+    await request(indexedDB.deleteDatabase(name));
+    const t0 = performance.now();
+    const chunksOf = (fn: (keys: string[], values: QueryRecord[]) => Promise<unknown>) => async () => {
+      for (let s = 0; s < n; s += CHUNK) {
+        const keys: string[] = [];
+        const values: QueryRecord[] = [];
+        for (let i = s; i < Math.min(n, s + CHUNK); i++) {
+          keys.push(queryKey(i));
+          values.push(makeQueryRecord(i));
+        }
+        await fn(keys, values);
+      }
+    };
+    if (kind === 'sdk') {
+      if (!System) throw new Error('bench page: the SDK browser entry is not bundled');
+      const db = new System({ defaultBackend: 'file' });
+      await db.createBackend('file', { basePath: name }).open();
+      issue4.set(name, { kind: 'sdk', name, db });
+      if (indexFirst) {
+        await db.createIndex('users', 'group');
+        const t1 = performance.now();
+        await chunksOf((keys, values) => db.batchSet(keys.map((key, i) => ({ key, value: values[i] }))))();
+        return { loadMs: performance.now() - t1, indexMs: t1 - t0 };
+      }
+      await chunksOf((keys, values) => db.batchSet(keys.map((key, i) => ({ key, value: values[i] }))))();
+      const t1 = performance.now();
+      await db.createIndex('users', 'group');
+      return { loadMs: t1 - t0, indexMs: performance.now() - t1 };
+    }
+    const db = new Dexie(name, { chromeTransactionDurability: WRITE_DURABILITY });
+    db.version(1).stores({ users: ',group' }); // outbound keys, an index on group
+    await db.open();
+    const table = db.table<QueryRecord, string>('users');
+    issue4.set(name, { kind: 'dexie', name, db, table });
+    await chunksOf((keys, values) => table.bulkPut(values, keys))();
+    return { loadMs: performance.now() - t0, indexMs: 0 };
+  },
+
+  /** Row 11: the plan of the SDK's equality query (explain), for the harness to check. */
+  async issue4Explain(name: string, group: number): Promise<{ strategy: string; index?: string; recordsRead: number; returned: number }> {
+    const h = issue4.get(name);
+    if (h?.kind !== 'sdk') throw new Error(`bench page: no SDK store "${name}"`);
+    const p = await h.db.explain('users.*', { filter: { group } });
+    return { strategy: p.strategy, index: p.index, recordsRead: p.recordsRead, returned: p.returned };
+  },
+
+  /** Row 11: one equality query per value (SDK `query`, Dexie `where('group').equals(v).toArray()`); queries/s. */
+  async issue4Equality(name: string, groups: number[], expect: number): Promise<number> {
+    const h = issue4.get(name);
+    if (!h) throw new Error(`bench page: no store "${name}"`);
+    const check = (n: number) => {
+      if (n !== expect) throw new Error(`bench page: an equality query returned ${n} records, expected ${expect}`);
+      sink += n;
+    };
+    return opsPerSecond(groups.length, async () => {
+      if (h.kind === 'dexie') for (const g of groups) check((await h.table.where('group').equals(g).toArray()).length);
+      else for (const g of groups) check((await h.db.query('users.*', { filter: { group: g } })).length);
+    });
+  },
+
+  /**
+   * Row 14: the first `n` documents of the corpus into a fresh store with a search index on title
+   * and content: the SDK on IndexedDB (`idb`) or on the memory tier (`memory`). `how`: `batchSet`
+   * (chunks of 1,000 into a store that already has the index; timed) or `create` (batchSet untimed,
+   * then createSearchIndex timed). Returns documents per second of the timed part.
+   */
+  async issue4LoadDocs(kind: 'idb' | 'memory', name: string, n: number, how: 'batchSet' | 'create' = 'batchSet'): Promise<number> {
+    if (!System) throw new Error('bench page: the SDK browser entry is not bundled');
+    let db: StorageSystem;
+    if (kind === 'idb') {
+      await request(indexedDB.deleteDatabase(name));
+      db = new System({ defaultBackend: 'file' });
+      await db.createBackend('file', { basePath: name }).open();
+    } else {
+      db = new System();
+    }
+    issue4.set(name, { kind: 'sdk', name, db, memory: kind === 'memory' });
+    const { keys, docs } = makeCorpus(n);
+    const fill = async () => {
+      for (const [s, e] of chunks(n, CHUNK)) await db.batchSet(keys.slice(s, e).map((key, j) => ({ key, value: docs[s + j] })));
+    };
+    const index = () => db.createSearchIndex('docs', { fields: ['title', 'content'] });
+    if (how === 'create') {
+      await fill();
+      return opsPerSecond(n, index);
+    }
+    await index();
+    return opsPerSecond(n, fill);
+  },
+
+  /** Row 14: every query of `queries` (default limit 20); queries/s. */
+  async issue4Search(name: string, queries: string[]): Promise<number> {
+    const h = issue4.get(name);
+    if (h?.kind !== 'sdk') throw new Error(`bench page: no SDK store "${name}"`);
+    return opsPerSecond(queries.length, async () => {
+      for (const query of queries) sink += (await h.db.search('docs.*', { query })).length;
+    });
+  },
+
+  /** Row 14: the keys of one search's hits (to check that both stores agree). */
+  async issue4SearchKeys(name: string, query: string): Promise<string[]> {
+    const h = issue4.get(name);
+    if (h?.kind !== 'sdk') throw new Error(`bench page: no SDK store "${name}"`);
+    return (await h.db.search('docs.*', { query })).map((x) => x.key);
+  },
+
+  /** Closes every issue #4 store and deletes its database. */
+  async issue4CloseAll(): Promise<void> {
+    for (const h of issue4.values()) {
+      if (h.kind === 'sdk') await h.db.close();
+      else h.db.close();
+      if (!(h.kind === 'sdk' && h.memory)) await request(indexedDB.deleteDatabase(h.name));
+    }
+    issue4.clear();
   },
 
   sink(): number {

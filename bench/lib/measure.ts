@@ -98,7 +98,8 @@ export function summarize(line: Line): LineResult {
   return { ...line, sdkMedian, baseMedian, ratio, pass: line.skipped || line.target === null || !Number.isFinite(ratio) ? undefined : ratio >= line.target };
 }
 
-const fmtOps = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+/** Whole numbers, except below 10 (e.g. full scans at ~1 query/s), where two decimals are kept. */
+const fmtOps = (x: number): string => (!Number.isFinite(x) ? '—' : x < 10 ? x.toFixed(2) : Math.round(x).toLocaleString('en-US'));
 const fmtRatio = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '—');
 const verdict = (r: LineResult): string => (r.skipped ? 'SKIP' : r.target === null ? 'ratio only' : r.pass === undefined ? '—' : r.pass ? 'PASS' : 'MISS');
 
@@ -137,7 +138,7 @@ export function pairedRatios(r: Line): number[] {
 
 /** Per-run samples of a line, for the log: `SDK [a, b, c]  baseline [x, y, z]  per-run ratio [..]`. */
 export function samplesText(r: Line): string {
-  const f = (xs: number[]) => `[${xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}]`;
+  const f = (xs: number[]) => `[${xs.map(fmtOps).join(', ')}]`;
   const ratios = pairedRatios(r);
   return `${r.operation} vs ${r.baseline}: SDK ${f(r.sdk)}  baseline ${f(r.base)}  per-run ratio ` +
     `[${ratios.map((x) => x.toFixed(2)).join(', ')}] (median ${median(ratios).toFixed(2)})`;
