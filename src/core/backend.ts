@@ -986,6 +986,8 @@ export class Backend {
         results.push({ op, value: expired, events });
       } else if (op.kind === 'raw') {
         if (!points) {
+          // Only keys some raw op of the group reads need tracking (a time-series write emits
+          // thousands of ops and reads a few dozen keys).
           points = new Map();
           extra.forEach((x, i) => { if (!x.prefix) points!.set(x.space + x.key, extraValues[i]); });
         }
@@ -993,7 +995,8 @@ export class Backend {
           const { ops: rawOps, result } = op.fn(op.reads.map((x) => points!.get(x.space + x.key)), now);
           for (const o of rawOps) {
             batch.push(o);
-            points.set(o.space + o.key, o.type === 'put' ? o.value : undefined);
+            const sk = o.space + o.key;
+            if (points.has(sk)) points.set(sk, o.type === 'put' ? o.value : undefined);
           }
           results.push({ op, value: result, events });
         } catch (error) {
