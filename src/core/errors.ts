@@ -18,7 +18,9 @@ export type StorageErrorCode =
   | 'STORAGE_VALIDATION'
   | 'STORAGE_CONFLICT'
   | 'STORAGE_TX_CLOSED'
-  | 'STORAGE_INDETERMINATE';
+  | 'STORAGE_INDETERMINATE'
+  /** Encrypted backend opened with a wrong key, a key of the wrong kind, or no key (StorageConnectionError). */
+  | 'STORAGE_BAD_KEY';
 
 /** Options accepted by every {@link StorageError} constructor. */
 export interface StorageErrorOptions {
