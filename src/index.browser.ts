@@ -22,6 +22,7 @@ export class StorageSystem extends CoreStorageSystem {
 }
 
 export { Backend } from './core/backend';
+export type { CleanupStrategy } from './core/backend';
 export { Transaction, DEFAULT_TRANSACTION_TIMEOUT } from './core/transaction';
 export type { TransactionOptions, RunTransactionOptions } from './core/transaction';
 export {

@@ -59,7 +59,7 @@ export interface TxCheck {
 type WriteOp =
   | { kind: 'write'; muts: Mutation[]; durability: Durability | undefined; check?: TxCheck & { writes: readonly string[] }; marker?: string; done?: Settle }
   /** Deletes `keys`; with `pattern` (clear), the matching keys are found when the op is applied, not when it is queued. */
-  | { kind: 'del'; keys: string[]; pattern?: Pattern; durability: Durability | undefined; done?: Settle }
+  | { kind: 'del'; keys: string[]; pattern?: Pattern; durability: Durability | undefined; done?: Settle; evict?: CleanupStrategy }
   | { kind: 'expire'; candidates: { key: string; expiresAt: number; indexKey: string }[]; done?: Settle }
   /** A write of derived data (time series): reads in the same engine transaction, then `fn` plans the ops. */
   | { kind: 'raw'; reads: readonly ExtraRead[]; fn: RawPlan<unknown>; durability: Durability | undefined; done?: Settle }
@@ -76,6 +76,14 @@ type IndexesModule = typeof import('./indexes');
 const queryModule = () => import('./query/execute');
 const searchModule = () => import('./search/search');
 
+/** How auto-cleanup picks entries to evict (expired entries always go first). */
+export type CleanupStrategy = 'lru' | 'lfu' | 'ttl';
+
+/** Thrown by a plan that auto-cleanup must make room for: evict, then plan again. */
+class NeedRoom extends Error {
+  constructor(readonly bytes: number, readonly keep: ReadonlySet<string>) { super('need room'); }
+}
+
 /** Thrown inside planning when another tab changed the index catalog: reload it and plan again. */
 class CatalogChanged extends Error {}
 
@@ -90,10 +98,14 @@ interface Plan {
   written: Iterable<string>;
   /** Indexes that hold an array value for the first time. */
   flipped?: Iterable<IndexDef>;
+  /** With auto-cleanup: bytes that must be freed before an op refused for quota can be stored. */
+  needRoom?: number;
+  /** Keys of `written` that the batch deletes (only tracked with auto-cleanup). */
+  removed?: Set<string>;
 }
 
 /** An event to emit once its write is stored. */
-type PendingEvent = { [E in 'set' | 'delete' | 'expire']: [E, StorageEvents[E]] }['set' | 'delete' | 'expire'];
+type PendingEvent = { [E in 'set' | 'delete' | 'expire' | 'evict']: [E, StorageEvents[E]] }['set' | 'delete' | 'expire' | 'evict'];
 
 /**
  * Identity of a stored record for conflict checks: version, createdAt and updatedAt change on every
@@ -159,6 +171,14 @@ export class Backend {
   options: ResolvedBackendOptions;
   private maxBytes: number | undefined;
   private usedBytes: number | undefined;
+  /** Auto-cleanup strategy, when enabled (see enableAutoCleanup). */
+  private cleanup: CleanupStrategy | undefined;
+  /** Keys in access order (least recent first) with their use counts; only with auto-cleanup. */
+  private recency: Map<string, number> | undefined;
+  /** Keys in an open transaction's write set (never evicted), with how many transactions hold each. */
+  private readonly pinned = new Map<string, number>();
+  /** A measure() in progress (writes wait for it: the limit must be known before they are checked). */
+  private measuring: Promise<void> | undefined;
   private status: Status = 'new';
   private opening: Promise<void> | undefined;
   private queue: WriteOp[] = [];
@@ -210,11 +230,63 @@ export class Backend {
 
   /** @internal Applies new options to an existing backend (createBackend with an existing name). */
   reconfigure(options: ResolvedBackendOptions): void {
-    this.maxBytes = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
-    if (this.maxBytes === undefined) this.usedBytes = undefined;
-    else if (this.status === 'open' && this.usedBytes === undefined) void this.measure();
     this.options = options;
+    if (!this.cleanup) this.setLimit(options.maxSize === undefined ? undefined : parseSize(options.maxSize));
     if (this.status === 'open') this.scheduleSweep(0);
+  }
+
+  /**
+   * Keeps the backend under `maxSize` stored bytes by evicting entries instead of refusing writes:
+   * expired entries first, then by `cleanupStrategy` — `lru` (least recently read or written,
+   * default), `lfu` (least often), `ttl` (soonest to expire, then lru). Entries in an open
+   * transaction's write set are never evicted. Emits `evict` events. Resolves once it is active.
+   */
+  enableAutoCleanup(options: { maxSize: string | number; cleanupStrategy?: CleanupStrategy }): Promise<void> {
+    try {
+      if (options === null || typeof options !== 'object' || Array.isArray(options)) invalid(`options must be { maxSize, cleanupStrategy? }, got ${describe(options)}`);
+      for (const k of Object.keys(options)) if (k !== 'maxSize' && k !== 'cleanupStrategy') invalid(`unknown option "${k}" of enableAutoCleanup (known: maxSize, cleanupStrategy)`);
+      const max = parseSize(options.maxSize);
+      const strategy = options.cleanupStrategy ?? 'lru';
+      if (strategy !== 'lru' && strategy !== 'lfu' && strategy !== 'ttl') invalid(`cleanupStrategy must be 'lru', 'lfu' or 'ttl', got ${describe(strategy)}`);
+      this.cleanup = strategy;
+      this.recency ??= new Map();
+      return this.setLimit(max, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Stops auto-cleanup; the backend's `maxSize` (if any) refuses writes again. */
+  disableAutoCleanup(): void {
+    this.cleanup = undefined;
+    this.recency = undefined;
+    void this.setLimit(this.options.maxSize === undefined ? undefined : parseSize(this.options.maxSize));
+  }
+
+  /** Sets the byte limit; measures the store when the limit is new (writes wait for it). */
+  private setLimit(max: number | undefined, remeasure = false): Promise<void> {
+    this.maxBytes = max;
+    if (max === undefined) {
+      this.usedBytes = undefined;
+      return Promise.resolve();
+    }
+    if (this.status !== 'open' || (this.usedBytes !== undefined && !remeasure)) return this.measuring ?? Promise.resolve();
+    const m = (this.measuring = this.measure().finally(() => { if (this.measuring === m) this.measuring = undefined; }));
+    return m;
+  }
+
+  /** @internal A transaction will write `key`: auto-cleanup must not evict it until `unpin`. */
+  pin(key: string): void {
+    this.pinned.set(key, (this.pinned.get(key) ?? 0) + 1);
+  }
+
+  /** @internal The transaction that pinned `keys` finished. */
+  unpin(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const n = this.pinned.get(key) ?? 1;
+      if (n > 1) this.pinned.set(key, n - 1);
+      else this.pinned.delete(key);
+    }
   }
 
   // ---------------------------------------------------------------- reads
@@ -579,7 +651,17 @@ export class Backend {
   private live(raw: StoredValue | undefined, key: string, now: number): RecordEnvelope | undefined {
     if (raw === undefined) return undefined;
     const rec = checkEnvelope(raw, key);
-    return rec.e !== 0 && rec.e <= now ? undefined : rec;
+    if (rec.e !== 0 && rec.e <= now) return undefined;
+    if (this.recency) this.touch(key);
+    return rec;
+  }
+
+  /** Records an access for auto-cleanup: most recent last (lru), with a use count (lfu). */
+  private touch(key: string): void {
+    const r = this.recency!;
+    const n = r.get(key);
+    r.delete(key);
+    r.set(key, (n ?? 0) + 1);
   }
 
   private prefixRange(prefix: string): RangeQuery {
@@ -611,7 +693,7 @@ export class Backend {
     if (this.status === 'closing' || this.status === 'closed') {
       return Promise.reject(new StorageConnectionError(`backend "${this.name}" is closed`, { code: 'STORAGE_CLOSED' }));
     }
-    if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0) {
+    if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0 && !this.measuring) {
       // A synchronous engine (Maps) with nothing queued: apply now. Same order, no queue overhead.
       const only = op.kind === 'write' && op.muts.length === 1 && !op.check && this.usedBytes === undefined && !this.catalog.forKey(op.muts[0]!.key) ? op.muts[0]! : undefined;
       if (only && !('del' in only)) {
@@ -634,6 +716,7 @@ export class Backend {
         const olds = keys.length === 1 ? [this.engine.get('r', keys[0]!)] : this.engine.getMany('r', keys);
         const extra = this.extraReads([op], keys);
         const plan = this.plan([op], keys, olds as (StoredValue | undefined)[], extra, this.readExtra(extra) as ExtraValue[]);
+        if (plan.needRoom) return this.queued<T>(op); // auto-cleanup evicts on the queued path
         this.staleMarkers.splice(0, this.withStaleMarkers(plan.batch));
         if (plan.batch.length > 0) this.engine.batch(plan.batch);
         this.usedBytes = plan.used;
@@ -648,6 +731,11 @@ export class Backend {
       if (result.events) this.emitAll(result.events);
       return Promise.resolve(result.value as T);
     }
+    return this.queued<T>(op);
+  }
+
+  /** Queues a write for the next flush. */
+  private queued<T>(op: WriteOp): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       op.done = { resolve: resolve as (v: unknown) => void, reject };
       this.queue.push(op);
@@ -731,10 +819,24 @@ export class Backend {
     const strict = ops.some((op) => op.kind === 'catalog' || ((op.kind === 'write' || op.kind === 'del' || op.kind === 'raw') && (op.durability ?? this.options.durability) === 'strict'));
     const durability = strict ? 'strict' : 'relaxed';
     for (const op of ops) if (op.kind === 'del' && op.pattern) op.keys = await this.matching(op.pattern);
+    if (this.measuring) await this.measuring;
+    let evictions = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.applyOnce(ops, durability);
+        return await this.applyOnce(ops, durability, evictions < 8);
       } catch (err) {
+        if (err instanceof NeedRoom) {
+          // Auto-cleanup: evict in the same engine batch as the writes that need the room.
+          evictions++;
+          const keys = await this.victims(err.bytes, err.keep);
+          if (keys.length === 0) evictions = 8; // nothing evictable: the writes fail with StorageQuotaError
+          else {
+            const first = ops[0]!;
+            const evict: WriteOp = { kind: 'del', keys, durability: undefined, evict: this.cleanup!, done: { resolve() {}, reject() {} } };
+            ops = first.kind === 'del' && first.evict ? [{ ...evict, keys: [...first.keys, ...keys] }, ...ops.slice(1)] : [evict, ...ops];
+          }
+          continue;
+        }
         // Another tab changed the index catalog: plan again with the new one.
         if (!(err instanceof CatalogChanged) || attempt >= 5) throw err;
         await this.loadCatalog();
@@ -742,7 +844,7 @@ export class Backend {
     }
   }
 
-  private async applyOnce(ops: WriteOp[], durability: Durability): Promise<void> {
+  private async applyOnce(ops: WriteOp[], durability: Durability, mayEvict: boolean): Promise<void> {
     const keys = writeKeys(ops);
     const extra = this.extraReads(ops, keys);
     let plan: Plan;
@@ -752,6 +854,7 @@ export class Backend {
       let planned: Plan | undefined;
       await this.engine.update(keys, (olds, extraValues) => {
         planned = this.plan(ops, keys, olds, extra, extraValues);
+        if (mayEvict && planned.needRoom) throw new NeedRoom(planned.needRoom, new Set(keys));
         stale = this.withStaleMarkers(planned.batch);
         return planned.batch;
       }, { durability }, extra);
@@ -759,6 +862,7 @@ export class Backend {
     } else {
       const olds = await this.engine.getMany('r', keys, true);
       plan = this.plan(ops, keys, olds, extra, await Promise.all(this.readExtra(extra)));
+      if (mayEvict && plan.needRoom) throw new NeedRoom(plan.needRoom, new Set(keys));
       stale = this.withStaleMarkers(plan.batch);
       if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability });
     }
@@ -796,6 +900,7 @@ export class Backend {
 
   /** In-memory follow-up of an applied batch: catalog changes. */
   private afterApply(plan: Plan): void {
+    if (this.recency) for (const key of plan.written) if (plan.removed?.has(key)) this.recency.delete(key); else this.touch(key);
     for (const def of plan.flipped ?? []) {
       const cur = this.catalog.get(def.id);
       if (cur) cur.multikey = true;
@@ -879,6 +984,7 @@ export class Backend {
     const batch: BatchOp[] = [];
     const results: Plan['results'] = [];
     let used = this.usedBytes;
+    let needRoom = 0;
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
     // Index entries change in the same batch as their records.
@@ -906,6 +1012,7 @@ export class Backend {
           staged.set(m.key, after);
         }
         if (used !== undefined && delta > 0 && used + delta > this.maxBytes!) {
+          if (this.cleanup) needRoom = Math.max(needRoom, used + delta - this.maxBytes!);
           results.push({ op, error: new StorageQuotaError(`write of ${delta} bytes would exceed maxSize ${this.maxBytes} of backend "${this.name}" (${used} bytes used); nothing was written`), events });
           continue;
         }
@@ -963,7 +1070,9 @@ export class Backend {
           if (used !== undefined) used -= recordSize(key, old);
           current.set(key, undefined);
           groupWritten.add(key);
-          if (old.e === 0 || old.e > now) {
+          if (op.evict) {
+            if (this.wants('evict')) (events ??= []).push(['evict', { key, backend: this.name, reason: old.e !== 0 && old.e <= now ? 'expired' : op.evict }]);
+          } else if (old.e === 0 || old.e > now) {
             count++;
             if (this.wants('delete')) (events ??= []).push(['delete', { key, backend: this.name }]);
           }
@@ -1025,7 +1134,12 @@ export class Backend {
     }
 
     derived?.finish(batch);
-    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values() };
+    let removed: Set<string> | undefined;
+    if (this.recency) {
+      removed = new Set();
+      for (const key of groupWritten) if (current.get(key) === undefined) removed.add(key);
+    }
+    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed };
   }
 
   /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */
@@ -1170,8 +1284,62 @@ export class Backend {
   /** Sums the stored bytes of every record (once, when a size limit is first needed). */
   private async measure(): Promise<void> {
     let total = 0;
-    for (const [key, raw] of await this.engine.range('r', {})) total += recordSize(key, checkEnvelope(raw, key));
+    const rows = await this.engine.range('r', {});
+    const byAge: [string, number][] | undefined = this.recency ? [] : undefined;
+    for (const [key, raw] of rows) {
+      const rec = checkEnvelope(raw, key);
+      total += recordSize(key, rec);
+      byAge?.push([key, rec.u]);
+    }
     this.usedBytes = total;
+    if (byAge && this.recency) {
+      // Entries not accessed in this process yet rank by their last write, oldest first.
+      byAge.sort((a, b) => a[1] - b[1]);
+      const known = this.recency;
+      this.recency = new Map(byAge.filter(([k]) => !known.has(k)).map(([k]) => [k, 0]));
+      for (const [k, n] of known) this.recency.set(k, n);
+    }
+  }
+
+  /**
+   * Entries to evict so that `bytes` are freed: expired ones first, then by the strategy; never a
+   * key of `keep` (written by the writes that need the room) or of an open transaction.
+   */
+  private async victims(bytes: number, keep: ReadonlySet<string>): Promise<string[]> {
+    const now = Date.now();
+    const expired = (await this.engine.keys('x', { lt: expiryKey(now + 1, '') })).map((k) => k.slice(EXPIRY_DIGITS));
+    let order: Iterable<string>;
+    const recency = this.recency ?? new Map<string, number>();
+    if (this.cleanup === 'lfu') order = [...recency].sort((a, b) => a[1] - b[1]).map(([k]) => k);
+    else if (this.cleanup === 'ttl') order = [...(await this.engine.keys('x', {})).map((k) => k.slice(EXPIRY_DIGITS)), ...recency.keys()];
+    else order = recency.keys();
+    const chosen: string[] = [];
+    const seen = new Set<string>();
+    let freed = 0;
+    let batch: string[] = [];
+    const measureBatch = async () => {
+      const raws = await this.engine.getMany('r', batch);
+      for (let i = 0; i < batch.length && freed < bytes; i++) {
+        const k = batch[i]!;
+        if (raws[i] === undefined) {
+          this.recency?.delete(k);
+          continue;
+        }
+        chosen.push(k);
+        freed += recordSize(k, checkEnvelope(raws[i], k));
+      }
+      batch = [];
+    };
+    for (const k of [...expired, ...order]) {
+      if (freed >= bytes) break;
+      if (seen.has(k) || keep.has(k) || this.pinned.has(k)) continue;
+      seen.add(k);
+      batch.push(k);
+      if (batch.length >= 16) await measureBatch();
+    }
+    if (batch.length > 0 && freed < bytes) await measureBatch();
+    // Never evict for a write that cannot fit even then: it fails with StorageQuotaError instead.
+    return freed >= bytes ? chosen : [];
   }
 
   private scheduleSweep(delay: number): void {

@@ -6,7 +6,7 @@
 import { invalid } from './errors';
 import type { StorageEventName, StorageEvents, StorageListener } from './types';
 
-const NAMES: ReadonlySet<string> = new Set<StorageEventName>(['set', 'delete', 'expire', 'index', 'error']);
+const NAMES: ReadonlySet<string> = new Set<StorageEventName>(['set', 'delete', 'expire', 'evict', 'index', 'error']);
 
 export class Emitter {
   private readonly listeners = new Map<StorageEventName, Set<(e: never) => void>>();

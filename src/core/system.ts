@@ -3,7 +3,7 @@
  * process/page-wide singleton. The runtime (Node, browser) only decides which engine serves the
  * `file` tier; see the entry files.
  */
-import { Backend, type ResolvedBackendOptions } from './backend';
+import { Backend, type CleanupStrategy, type ResolvedBackendOptions } from './backend';
 import type { EngineFactory } from './engine';
 import { StorageConnectionError, invalid } from './errors';
 import { Emitter } from './events';
@@ -285,6 +285,25 @@ export class StorageSystem {
   /** The default backend's time series (`getBackend(name).timeSeries` for another backend). */
   get timeSeries(): TimeSeries {
     return this.route(undefined).timeSeries;
+  }
+
+  /**
+   * Keeps a backend (default: the default backend) under `maxSize` by evicting entries instead of
+   * refusing writes: expired first, then least recently used (`'lru'`, default), least often used
+   * (`'lfu'`) or soonest to expire (`'ttl'`). Resolves once active.
+   *
+   * @example
+   * ```ts
+   * await storage.enableAutoCleanup({ maxSize: '500MB', cleanupStrategy: 'lru' });
+   * ```
+   */
+  enableAutoCleanup(options: { maxSize: string | number; cleanupStrategy?: CleanupStrategy } & RouteOptions): Promise<void> {
+    try {
+      const backend = this.route(options);
+      return backend.enableAutoCleanup(withoutBackend(options)!);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   // ----------------------------------------------------------------- transactions

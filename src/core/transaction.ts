@@ -131,7 +131,13 @@ export class Transaction {
     const o = checkSetOptions(options);
     this.checkBackend(o.backend);
     if (o.durability !== undefined) invalid('durability is set per transaction (beginTransaction({ durability })), not per write');
-    this.writes.set(key, prepare(key, value, o.ttl, o.tags));
+    this.buffer(key, prepare(key, value, o.ttl, o.tags));
+  }
+
+  /** Buffers one write; the key is pinned (auto-cleanup never evicts it) until the transaction ends. */
+  private buffer(key: string, w: PreparedPut | null): void {
+    if (!this.writes.has(key)) this.store.pin(key);
+    this.writes.set(key, w);
   }
 
   /** Buffers writes of every entry (validated first: one bad entry buffers none). */
@@ -143,13 +149,13 @@ export class Transaction {
       checkKey(entry.key, `entries[${i}].key`);
       return prepare(entry.key, entry.value, entry.ttl, entry.tags, `entries[${i}].value`);
     });
-    for (const p of prepared) this.writes.set(p.key, p);
+    for (const p of prepared) this.buffer(p.key, p);
   }
 
   /** Buffers a delete; resolves whether a live entry existed as this transaction sees it. */
   async delete(key: string, options?: { backend?: string }): Promise<boolean> {
     const existed = await this.has(key, options);
-    this.writes.set(key, null);
+    this.buffer(key, null);
     return existed;
   }
 
@@ -190,6 +196,7 @@ export class Transaction {
     this.state = state;
     clearTimeout(this.timer);
     this.store.transactionClosed(this.startSeq);
+    this.store.unpin(this.writes.keys());
   }
 
   /** Throws unless the transaction is active; checks the key and routing option. */

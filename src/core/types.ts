@@ -188,6 +188,8 @@ export interface StorageEvents {
   delete: { key: string; backend: string; remote?: true };
   /** An expired key was removed by the background sweep. */
   expire: { key: string; backend: string; expiresAt: number; remote?: true };
+  /** Auto-cleanup evicted an entry to stay under its size limit (`reason`: `expired` or the strategy). */
+  evict: { key: string; backend: string; reason: 'expired' | 'lru' | 'lfu' | 'ttl'; remote?: true };
   /** Progress of an index: `building` (with done/total records), then `ready`; `failed` or `dropped`. */
   index: { backend: string; collection: string; index: string; phase: 'building' | 'ready' | 'failed' | 'dropped'; done?: number; total?: number };
   /** A background task failed (sweep, open). */

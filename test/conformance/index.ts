@@ -6,6 +6,7 @@ import { kvTests } from './kv';
 import { documentTests } from './documents';
 import { queryTests } from './query';
 import { queryBadInputTests } from './query-bad-input';
+import { quotaTests } from './quota';
 import { searchTests } from './search';
 import { timeSeriesTests } from './timeseries';
 import { transactionTests } from './transactions';
@@ -26,4 +27,5 @@ export function runConformance(test: Declare, target: Target): void {
   documentTests(named, target);
   searchTests(named, target);
   timeSeriesTests(named, target);
+  quotaTests(named, target);
 }
