@@ -145,6 +145,11 @@ type Status = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 const EXPIRY_DIGITS = 12;
 /** One settled promise shared by every synchronous write: awaiting it costs no allocation. */
 const RESOLVED: Promise<unknown> = Promise.resolve(undefined);
+/**
+ * Metadata-space key of the stored byte count that tabs share (multi-context engines): every write
+ * reads and updates it in its own transaction, so `maxSize` bounds the store whichever tab writes.
+ */
+const USED_KEY = 'used';
 /** Metadata-space prefix of transaction commit markers. */
 const TX_MARKER = 'tx:'; // hex ms since epoch: fixed width keeps numeric order = string order
 
@@ -875,7 +880,7 @@ export class Backend {
   private extraReads(ops: readonly WriteOp[], keys: readonly string[]): ExtraRead[] {
     const reads: ExtraRead[] = [];
     // Another tab may have changed the catalog: its version is read in the write's own transaction.
-    if (this.engine.capabilities.multiContext) reads.push({ space: 'm', key: CATALOG_VERSION_KEY });
+    if (this.engine.capabilities.multiContext) reads.push({ space: 'm', key: CATALOG_VERSION_KEY }, { space: 'm', key: USED_KEY });
     for (const op of ops) if (op.kind === 'raw') reads.push(...op.reads);
     if (!this.catalog.empty) {
       const puts: { key: string; value: unknown }[] = [];
@@ -966,9 +971,18 @@ export class Backend {
    * Pure except for reading counters: nothing is applied until the batch is.
    */
   private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[], extra: readonly ExtraRead[], extraValues: readonly ExtraValue[]): Plan {
-    if (this.engine.capabilities.multiContext && ((extraValues[0] as number | undefined) ?? 0) !== this.catalog.version) throw new CatalogChanged();
+    let counted = this.usedBytes;
+    /** The stored byte counter shared by every tab (multi-context engines): read in this transaction. */
+    let shared = false;
+    if (this.engine.capabilities.multiContext) {
+      if (((extraValues[0] as number | undefined) ?? 0) !== this.catalog.version) throw new CatalogChanged();
+      if (typeof extraValues[1] === 'number') {
+        counted = extraValues[1];
+        shared = true;
+      } else shared = counted !== undefined; // a limit set: this write starts the shared counter
+    }
     const only = ops.length === 1 ? ops[0]! : undefined;
-    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && this.usedBytes === undefined && !this.catalog.forKey(only.muts[0]!.key)) {
+    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && counted === undefined && !this.catalog.forKey(only.muts[0]!.key)) {
       // The hot path (one set, no quota): the general loop below, without its maps and arrays.
       const p = only.muts[0] as PreparedPut;
       const { batch, rec } = this.onePut(p, olds[0]);
@@ -983,7 +997,7 @@ export class Backend {
     const now = Date.now();
     const batch: BatchOp[] = [];
     const results: Plan['results'] = [];
-    let used = this.usedBytes;
+    let used = counted;
     let needRoom = 0;
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
@@ -1134,6 +1148,7 @@ export class Backend {
     }
 
     derived?.finish(batch);
+    if (shared && used !== undefined && (used !== counted || typeof extraValues[1] !== 'number') && batch.length > 0) batch.push({ type: 'put', space: 'm', key: USED_KEY, value: used });
     let removed: Set<string> | undefined;
     if (this.recency) {
       removed = new Set();
