@@ -306,6 +306,33 @@ export class StorageSystem {
     }
   }
 
+  /**
+   * How much the browser lets this origin store and how much it uses (`navigator.storage.estimate()`),
+   * or undefined where there is no such API (Node).
+   *
+   * @example
+   * ```ts
+   * const { usage, quota } = (await storage.estimate()) ?? {};
+   * ```
+   */
+  async estimate(): Promise<{ usage?: number; quota?: number } | undefined> {
+    const s = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ usage?: number; quota?: number }> } } }).navigator?.storage;
+    if (typeof s?.estimate !== 'function') return undefined;
+    const { usage, quota } = await s.estimate();
+    return { usage, quota };
+  }
+
+  /**
+   * Asks the browser not to evict this origin's data under storage pressure
+   * (`navigator.storage.persist()`); resolves whether it is persistent. False where there is no
+   * such API (Node: the file tier is persistent anyway).
+   */
+  async persist(): Promise<boolean> {
+    const s = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
+    if (typeof s?.persist !== 'function') return false;
+    return s.persist();
+  }
+
   // ----------------------------------------------------------------- transactions
 
   /**

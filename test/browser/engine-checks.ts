@@ -268,6 +268,14 @@ export function engineChecks(test: Declare): void {
     await deleteDatabase(name);
   });
 
+  test('estimate() and persist() wrap navigator.storage', async () => {
+    const storage = new StorageSystem();
+    const e = await storage.estimate();
+    ok(e !== undefined && typeof e.quota === 'number' && e.quota > 0 && typeof e.usage === 'number', JSON.stringify(e));
+    equal(typeof (await storage.persist()), 'boolean');
+    await storage.close();
+  });
+
   test('a database tierstore did not create is refused clearly', async () => {
     const name = freshName();
     (await rawOpen(name, 1, (db) => db.createObjectStore('other'))).close();

@@ -69,3 +69,10 @@ test('a listener that throws does not fail the write; the error reaches error li
   assert.deepEqual(errors, ['set listener: listener bug']);
   await s.close();
 });
+
+test('estimate() and persist() have no browser storage API in Node: undefined and false', async () => {
+  const storage = new StorageSystem();
+  assert.equal(await storage.estimate(), undefined);
+  assert.equal(await storage.persist(), false);
+  await storage.close();
+});
