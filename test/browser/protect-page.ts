@@ -220,6 +220,9 @@ export async function tamperChecks(ctx: EncryptionContext, other: EncryptionCont
   const b = await seal('{"who":"bob","balance":5}', 0, 'acct.bob', { encryption: ctx });
   await expectCorrupt('alice\'s ciphertext stored under bob', a.b as Uint8Array, a.f, 'acct.bob', ctx);
   await expectCorrupt('bob\'s ciphertext stored under alice', b.b as Uint8Array, b.f, 'acct.alice', ctx);
+  // Keys that UTF-8 would make equal (lone surrogates both become U+FFFD) stay distinct.
+  const lone = await seal('"x"', 0, 'k\ud800', { encryption: ctx });
+  await expectCorrupt('a ciphertext moved between keys differing in a lone surrogate', lone.b as Uint8Array, lone.f, 'k\udfff', ctx);
   // Encrypted flag on a body stored as text: corrupt, not a crash.
   attempts++;
   const textCode = await codeOfCall(() => unseal('not bytes', CodecFlag.Encrypted, 'k', ctx));

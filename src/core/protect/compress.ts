@@ -2,26 +2,32 @@
  * Raw deflate (RFC 1951) of record bodies, the same format on every platform: a body compressed
  * in Node inflates in a browser and back (backups and sync move bytes between them).
  *
- * Which implementation runs, decided by measurement (`npx tsx bench/protect-micro.ts`, CPU µs
- * per call, best of 7 rounds, Node 20 and Chromium on the same loaded 2-core machine; "1 KB" is
- * a 1,006-byte JSON list of 6 user objects, "16 KB" a 16,213-byte list of 100):
+ * Which implementation runs was decided by measurement: `npx tsx bench/protect-micro.ts`, µs per
+ * call (best of 7 interleaved rounds, wall clock), JSON bodies of user objects, Node 20.20 and
+ * Chromium 156 on a shared 2-core machine under load (average 4–6), so absolute figures are
+ * inflated and only the ratios matter:
  *
- * | per call                    | 1 KB deflate L6 | 1 KB inflate | 16 KB deflate L6 | 16 KB inflate |
- * |-----------------------------|-----------------|--------------|------------------|---------------|
- * | Node zlib (deflateRawSync)  |  18             |  7           |   94             |  12           |
- * | pako in Node                | 115             | 30           |  412             |  55           |
- * | CompressionStream in Node   | ~520 (wall)     | ~400 (wall)  | ~1,000 (wall)    | ~880 (wall)   |
+ * | per call, level 6           | 200 B deflate | 1 KB deflate | 20 KB deflate | 1 KB inflate | 20 KB inflate |
+ * |-----------------------------|---------------|--------------|---------------|--------------|---------------|
+ * | Node: zlib (deflateRawSync) |  19           |  27          |   105         |   7          |    32         |
+ * | Node: pako                  | 353           | 444          |   665         |  53          |   115         |
+ * | Node: CompressionStream     | 801           | 698          |   683         | 394          | 1,300         |
+ * | Chromium: pako              | 264           | 278          |   607         |  70          |   103         |
+ * | Chromium: CompressionStream | 1,800         | 1,700        | 1,900         | 1,500        | 1,600         |
  *
- * (The Chromium figures are in the bench's output and in the report of issue #5; there too the
- * per-call cost of CompressionStream's stream machinery exceeds pako's for these sizes.)
+ * Sizes: 200 → 143 B, 1,024 → 225 B, 20,480 → 1,533 B at level 6 (1,684 B at level 1, which
+ * deflates 20 KB about 2x faster). pako's cost is mostly fixed per call (deflateInit allocates
+ * ~256 KB of state; reusing one stream through pako's low-level API gained under 1.5x and was
+ * not worth owning zlib state handling).
  *
  * - **Node**: native zlib, 5–8x faster than pako. It is reached through
  *   `process.getBuiltinModule('zlib')` (Node ≥ 20.16), which is a runtime lookup, not an import:
  *   no bundler sees it, and nothing Node-specific reaches a browser bundle.
  * - **Browsers, workers, older Node**: pako, loaded with a dynamic `import('pako')` on first use,
  *   so an app that never compresses never loads it. `CompressionStream('deflate-raw')` is not
- *   used: it is asynchronous, streams through several tasks per call, and costs more per body
- *   than pako at the sizes records have.
+ *   used: it is asynchronous, passes through several tasks per call, and costs 3–20x pako's
+ *   time per body at the sizes records have. pako and zlib at the same level emit the same
+ *   bytes (zlib's algorithm, ported), so a body usually has one encoding on every platform.
  *
  * Both produce valid raw deflate and accept any valid raw deflate (tested across Node zlib, pako
  * and Chromium's DecompressionStream). Inflating is strict: truncated input, trailing bytes after

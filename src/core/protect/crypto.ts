@@ -428,18 +428,24 @@ function get(ctx: EncryptionContext): Internals {
 }
 
 /**
- * `[version][key id][inner flags][binding id][UTF-8 record key]`. The inner flags (Binary,
- * Compressed) are bound so that flipping them in the envelope cannot make a body decode as the
- * other kind.
+ * `[version][key id][inner flags][binding id][record key as UTF-16 code units]`. The inner flags
+ * (Binary, Compressed) are bound so that flipping them in the envelope cannot make a body decode
+ * as the other kind. The key is taken as code units, not UTF-8, so that the mapping stays
+ * one-to-one even for strings with lone surrogates (which UTF-8 would all turn into U+FFFD).
  */
 function aad(version: number, id: number, innerFlags: number, binding: Bytes, recordKey: string): Bytes {
-  const out = new Uint8Array(3 + BINDING_BYTES + recordKey.length * 3);
+  const head = 3 + BINDING_BYTES;
+  const out = new Uint8Array(head + recordKey.length * 2);
   out[0] = version;
   out[1] = id;
   out[2] = innerFlags & 0xff;
   out.set(binding, 3);
-  const { written } = encoder.encodeInto(recordKey, out.subarray(3 + BINDING_BYTES));
-  return out.subarray(0, 3 + BINDING_BYTES + written);
+  for (let i = 0, j = head; i < recordKey.length; i++, j += 2) {
+    const c = recordKey.charCodeAt(i);
+    out[j] = c & 0xff;
+    out[j + 1] = c >>> 8;
+  }
+  return out;
 }
 
 function corrupt(recordKey: string, what: string, cause?: unknown): StorageCorruptionError {
