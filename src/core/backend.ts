@@ -25,7 +25,7 @@ import { TimeSeries } from './timeseries-handle';
 import type { TimeSeries as TimeSeriesImpl } from './timeseries';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
-export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined; decoded?: { value: unknown } }
+export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined; decoded?: { value: unknown }; sealed?: boolean }
 
 /** The value of a prepared put, decoded once (index entries are computed from it). */
 function decodedValue(p: PreparedPut): unknown {
@@ -33,8 +33,15 @@ function decodedValue(p: PreparedPut): unknown {
 }
 
 /** A stored record as the index code sees it. */
-function indexed(rec: RecordEnvelope | undefined, decoded?: unknown): IndexedRecord | undefined {
-  return rec && { value: decoded === undefined ? decodeValue(rec.b) : decoded, meta: metadataOf(rec), expiresAt: rec.e };
+function indexed(rec: RecordEnvelope | undefined, decoded: unknown, protect: ProtectModule | undefined): IndexedRecord | undefined {
+  if (!rec) return undefined;
+  let value = decoded;
+  if (value === undefined) {
+    // Encrypted backends have no indexes (createIndex refuses), so a sealed body here is compressed.
+    const b = rec.f & SEALED ? protect!.unsealSync(rec.b, rec.f, undefined).b : rec.b;
+    value = decodeValue(b);
+  }
+  return { value, meta: metadataOf(rec), expiresAt: rec.e };
 }
 
 /** One change of a write op: a prepared put, or the deletion of a key. */
@@ -72,6 +79,11 @@ type WriteOp =
 export type RawPlan<T> = (values: (StoredValue | undefined)[], now: number) => { ops: BatchOp[]; result: T };
 
 type IndexesModule = typeof import('./indexes');
+type ProtectModule = typeof import('./protect/index');
+/** Codec flags of a compressed or encrypted body. */
+const SEALED = CodecFlag.Compressed | CodecFlag.Encrypted;
+/** Metadata-space key of the encryption key info (salt, KDF parameters, wrapped data keys, check). */
+const ENCRYPTION_KEY = 'encryption';
 /** The query and search code, loaded on first use: key-value apps never load it. */
 const queryModule = () => import('./query/execute');
 const searchModule = () => import('./search/search');
@@ -219,6 +231,12 @@ export class Backend {
   private seriesImpl: Promise<TimeSeriesImpl> | undefined;
   /** The index entry code, once loaded (see loadDerived). */
   private indexes: IndexesModule | undefined;
+  /** Compression and encryption code, once loaded (see loadProtect). */
+  private protect: ProtectModule | undefined;
+  /** Compression settings, when enabled. */
+  private compression: { level: number; threshold: number } | undefined;
+  /** The encryption context, when the backend encrypts (opened with its key). */
+  private encryption: import('./protect/index').EncryptionContext | undefined;
   /** Tasks run after each sweep (time-series retention). */
   private readonly maintenance: ((now: number) => Promise<void>)[] = [];
 
@@ -303,7 +321,7 @@ export class Backend {
       if (this.status === 'open' && this.synchronous) {
         // Maps answer at once: no await, one promise.
         const rec = this.live(this.engine.get('r', key), key, Date.now());
-        return Promise.resolve(rec && (decodeValue(rec.b) as T));
+        return Promise.resolve(rec && (this.decodeRecord(rec, key) as T));
       }
     } catch (err) {
       return Promise.reject(err);
@@ -314,7 +332,7 @@ export class Backend {
   private async getLater<T>(key: string): Promise<T | undefined> {
     if (this.status !== 'open') await this.ready();
     const rec = this.live(await this.engine.get('r', key), key, Date.now());
-    return rec && (decodeValue(rec.b) as T);
+    return rec && ((await this.decodeRecord(rec, key)) as T);
   }
 
   /** The value with its metadata, or `undefined`. */
@@ -322,7 +340,7 @@ export class Backend {
     checkKey(key);
     if (this.status !== 'open') await this.ready();
     const rec = this.live(await this.engine.get('r', key), key, Date.now());
-    return rec && { key, value: decodeValue(rec.b) as T, metadata: metadataOf(rec) };
+    return rec && { key, value: (await this.decodeRecord(rec, key)) as T, metadata: metadataOf(rec) };
   }
 
   /** Does a live (unexpired) entry exist under `key`? */
@@ -339,10 +357,11 @@ export class Backend {
     if (this.status !== 'open') await this.ready();
     const raw = await this.engine.getMany('r', keys);
     const now = Date.now();
-    return raw.map((v, i) => {
+    const values = raw.map((v, i) => {
       const rec = this.live(v, keys[i]!, now);
-      return rec && (decodeValue(rec.b) as T);
+      return rec && (this.decodeRecord(rec, keys[i]!) as T | Promise<T>);
     });
+    return values.some((v) => v instanceof Promise) ? Promise.all(values) : (values as (T | undefined)[]);
   }
 
   /** Live keys matching a dotted glob (`users.*`, `users.**`), in code-unit order. Reads only the pattern's prefix range. */
@@ -401,6 +420,7 @@ export class Backend {
   async createIndex(collection: string, fields: string | string[], options?: IndexOptions): Promise<IndexInfo> {
     const { checkIndexSpec } = await this.loadDerived();
     const info = checkIndexSpec(collection, fields, options);
+    await this.refuseIndexWhenEncrypted();
     return (await import('./index-build')).createIndex(this, info, options?.signal);
   }
 
@@ -412,6 +432,7 @@ export class Backend {
     checkCollection(collection);
     const { signal, ...rest } = (options ?? {}) as SearchIndexOptions;
     const o = (await searchModule()).checkSearchIndexOptions(collection, rest);
+    await this.refuseIndexWhenEncrypted();
     await this.loadDerived();
     return (await import('./index-build')).createIndex(this, { type: 'search', collection, name: 'search', fields: o.fields, unique: false, state: 'building', multikey: false, ...(o.boosts ? { boosts: o.boosts } : {}) }, signal);
   }
@@ -468,9 +489,11 @@ export class Backend {
       const raws = ranked.length === 0 ? [] : await this.engine.getMany('r', ranked.map((r) => r.key));
       ranked.forEach((r, i) => {
         const rec = this.live(raws[i], r.key, now);
-        if (rec) hits.push({ key: r.key, value: decodeValue(rec.b) as T, score: r.score });
+        if (rec) hits.push({ key: r.key, value: rec as unknown as T, score: r.score });
       });
-      return hits.slice(q.offset, want);
+      const page = hits.slice(q.offset, want);
+      for (const h of page) h.value = (await this.decodeRecord(h.value as unknown as RecordEnvelope, h.key)) as T;
+      return page;
     }
     if (q.rawFields === undefined) invalid('options.fields is required: there is no search index on the keys of this pattern');
     const lt = p.prefix === '' ? undefined : prefixUpperBound(p.prefix, this.engine.capabilities.keyOrder);
@@ -478,7 +501,7 @@ export class Backend {
     for (const [key, raw] of await this.engine.range('r', p.prefix === '' ? {} : lt === undefined ? { gte: p.prefix } : { gte: p.prefix, lt })) {
       if (!p.matches(key)) continue;
       const rec = this.live(raw, key, now);
-      if (rec) rows.push({ key, value: decodeValue(rec.b) });
+      if (rec) rows.push({ key, value: await this.decodeRecord(rec, key) });
     }
     const values = new Map(rows.map((r) => [r.key, r.value]));
     return s.searchScan(rows, q.rawFields, q).map((r) => ({ key: r.key, value: values.get(r.key) as T, score: r.score }));
@@ -496,7 +519,19 @@ export class Backend {
 
   /** @internal The time-series implementation, loaded on first use (it registers its retention task). */
   loadTimeSeries(): Promise<TimeSeriesImpl> {
-    return (this.seriesImpl ??= import('./timeseries').then((m) => new m.TimeSeries(this)));
+    return (this.seriesImpl ??= this.ready().then(() => this.timeSeriesImpl()).catch((err: unknown) => { this.seriesImpl = undefined; throw err; }));
+  }
+
+  /** Creates the time-series implementation (the backend is open or opening). */
+  private async timeSeriesImpl(): Promise<TimeSeriesImpl> {
+    if (this.encryption) invalid(`backend "${this.name}" is encrypted: time-series points are stored in plaintext, so they are refused on it; use an unencrypted backend for metrics`);
+    return new (await import('./timeseries')).TimeSeries(this);
+  }
+
+  /** Index entries hold field values in plaintext: an encrypted backend has none. */
+  private async refuseIndexWhenEncrypted(): Promise<void> {
+    if (this.status !== 'open') await this.ready();
+    if (this.encryption) invalid(`backend "${this.name}" is encrypted: secondary and search index entries would store field values in plaintext, so they are refused (queries and search still work, by scanning)`);
   }
 
   /** Other tabs may change the catalog (IndexedDB): reads check its version first. */
@@ -621,19 +656,11 @@ export class Backend {
     if (!this.opening) {
       this.status = 'opening';
       this.opening = this.engine.open().then(
-        async () => {
-          const leftovers = await this.engine.keys('m', { gte: TX_MARKER, lt: TX_MARKER.slice(0, -1) + ';' });
-          if (leftovers.length > 0) await this.engine.batch(leftovers.map((key) => ({ type: 'del', space: 'm', key })));
-          if (this.maxBytes !== undefined) await this.measure();
-          await this.loadCatalog();
-          // Time-series retention set in an earlier run is enforced by the sweep from the start.
-          if ((await this.engine.keys('t', { gte: 'k', lt: 'l', limit: 1 })).length > 0) await this.loadTimeSeries();
-          await this.findNextDeadline();
-          this.status = 'open';
-          this.opening = undefined;
-          this.listenToOtherContexts();
-          this.scheduleSweep(0);
-        },
+        () => this.afterOpen().catch(async (err: unknown) => {
+          await this.engine.close().catch(() => {}); // release the LevelDB lock / IndexedDB connection
+          throw err;
+        }),
+      ).catch(
         (err: unknown) => {
           this.status = 'new';
           this.opening = undefined;
@@ -642,6 +669,26 @@ export class Backend {
       );
     }
     return this.opening;
+  }
+
+  /** Everything after the engine opened: leftovers, limits, protection, indexes, time series. */
+  private async afterOpen(): Promise<void> {
+    const leftovers = await this.engine.keys('m', { gte: TX_MARKER, lt: TX_MARKER.slice(0, -1) + ';' });
+    if (leftovers.length > 0) await this.engine.batch(leftovers.map((key) => ({ type: 'del', space: 'm', key })));
+    if (this.maxBytes !== undefined) await this.measure();
+    await this.openProtection();
+    await this.loadCatalog();
+    // Time-series retention set in an earlier run is enforced by the sweep from the start.
+    if ((await this.engine.keys('t', { gte: 'k', lt: 'l', limit: 1 })).length > 0) {
+      const impl = this.timeSeriesImpl();
+      impl.catch(() => {}); // its error, if any, reaches whoever uses timeSeries
+      this.seriesImpl ??= impl;
+    }
+    await this.findNextDeadline();
+    this.status = 'open';
+    this.opening = undefined;
+    this.listenToOtherContexts();
+    this.scheduleSweep(0);
   }
 
   // ---------------------------------------------------------------- internals
@@ -698,7 +745,7 @@ export class Backend {
     if (this.status === 'closing' || this.status === 'closed') {
       return Promise.reject(new StorageConnectionError(`backend "${this.name}" is closed`, { code: 'STORAGE_CLOSED' }));
     }
-    if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0 && !this.measuring) {
+    if (this.synchronous && this.status === 'open' && !this.flushing && this.queue.length === 0 && !this.measuring && !this.sealing) {
       // A synchronous engine (Maps) with nothing queued: apply now. Same order, no queue overhead.
       const only = op.kind === 'write' && op.muts.length === 1 && !op.check && this.usedBytes === undefined && !this.catalog.forKey(op.muts[0]!.key) ? op.muts[0]! : undefined;
       if (only && !('del' in only)) {
@@ -825,6 +872,7 @@ export class Backend {
     const durability = strict ? 'strict' : 'relaxed';
     for (const op of ops) if (op.kind === 'del' && op.pattern) op.keys = await this.matching(op.pattern);
     if (this.measuring) await this.measuring;
+    if (this.sealing) await this.sealOps(ops);
     let evictions = 0;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -925,7 +973,67 @@ export class Backend {
    * once it has an index, so key-value apps never load it.
    */
   async loadDerived(): Promise<IndexesModule> {
+    await this.loadProtect(); // index upkeep decodes old records, which may be compressed
     return (this.indexes ??= await import('./indexes'));
+  }
+
+  /** Loads the compression/encryption code (and the deflate codec, so that inflating can be synchronous). */
+  private async loadProtect(): Promise<ProtectModule> {
+    if (!this.protect) {
+      const m = await import('./protect/index');
+      await m.loadCompression();
+      this.protect = m;
+    }
+    return this.protect;
+  }
+
+  /** Writes need sealing (compression or encryption on): they skip the synchronous paths. */
+  private get sealing(): boolean {
+    return this.compression !== undefined || this.encryption !== undefined;
+  }
+
+  /**
+   * Compression and encryption, from the options and the key info stored with the data. An
+   * encrypted store opened without its key, or with another one, fails here (STORAGE_BAD_KEY).
+   */
+  private async openProtection(): Promise<void> {
+    const o = this.options;
+    if (o.enableCompression) {
+      await this.loadProtect();
+      this.compression = { level: o.compressionLevel ?? 6, threshold: o.compressionThreshold ?? 1024 };
+    }
+    const stored = await this.engine.get('m', ENCRYPTION_KEY);
+    if (o.enableEncryption) {
+      const p = await this.loadProtect();
+      const { ctx, toStore } = await p.openEncryption(o.encryptionKey!, stored as never);
+      if (toStore) await this.engine.batch([{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], { durability: 'strict' });
+      this.encryption = ctx;
+    } else if (stored !== undefined) {
+      throw new StorageConnectionError(`backend "${this.name}" holds encrypted data: open it with enableEncryption and its encryptionKey`, { code: 'STORAGE_BAD_KEY' });
+    }
+  }
+
+  /** Compresses / encrypts the bodies of queued puts (replacing the prepared puts, once). */
+  private async sealOps(ops: WriteOp[]): Promise<void> {
+    const p = this.protect!;
+    const options = { compression: this.compression, encryption: this.encryption };
+    for (const op of ops) {
+      if (op.kind !== 'write') continue;
+      for (let i = 0; i < op.muts.length; i++) {
+        const m = op.muts[i]!;
+        if ('del' in m || m.sealed) continue;
+        if (this.catalog.forKey(m.key)) decodedValue(m); // index upkeep needs the plain value
+        const s = await p.seal(m.body, m.flags, m.key, options);
+        op.muts[i] = { ...m, body: s.b, flags: s.f, sealed: true };
+      }
+    }
+  }
+
+  /** @internal The value of a stored record: decoded, after decompressing / decrypting its body when its flags say so. */
+  decodeRecord(rec: RecordEnvelope, key: string): unknown {
+    if ((rec.f & SEALED) === 0) return decodeValue(rec.b);
+    if ((rec.f & CodecFlag.Encrypted) === 0 && this.protect) return decodeValue(this.protect.unsealSync(rec.b, rec.f, key).b);
+    return this.loadProtect().then((p) => p.unseal(rec.b, rec.f, key, this.encryption)).then((s) => decodeValue(s.b));
   }
 
   /** The index entry code, loaded before any index can exist (see loadDerived). */
@@ -1003,7 +1111,7 @@ export class Backend {
     const groupWritten = new Set<string>();
     // Index entries change in the same batch as their records.
     const derived = this.catalog.empty ? undefined : new (this.derivedModule().DerivedPlan)(this.catalog, extra, extraValues);
-    const changeOf = (key: string, old: RecordEnvelope | undefined, next: RecordEnvelope | undefined, decoded?: unknown): RecordChange => ({ key, old: indexed(old), next: indexed(next, decoded) });
+    const changeOf = (key: string, old: RecordEnvelope | undefined, next: RecordEnvelope | undefined, decoded?: unknown): RecordChange => ({ key, old: indexed(old, undefined, this.protect), next: indexed(next, decoded, this.protect) });
     // Point values of raw writes, with the effect of earlier ops of the group.
     let points: Map<string, StoredValue | undefined> | undefined;
 

@@ -11,7 +11,6 @@ import { prefixUpperBound, type BatchOp } from './engine';
 import { invalid } from './errors';
 import { CATALOG_PREFIX, CATALOG_VERSION_KEY, MAX_INDEXES_PER_COLLECTION, infoOf, makeDef, type IndexDef, type IndexInfo } from './catalog';
 import { checkEnvelope } from './record';
-import { decodeValue } from './codec/value';
 import type { AbortSignalLike } from './types';
 
 const CHUNK = 512;
@@ -81,7 +80,7 @@ async function build(b: Backend, def: IndexDef, signal: AbortSignalLike | undefi
       if (key.indexOf('.', prefix.length) !== -1) continue; // deeper keys are not in the collection
       const rec = checkEnvelope(raw, key);
       if (rec.e !== 0 && rec.e <= now) continue;
-      items.push({ key, stamp: recordStamp(rec), value: decodeValue(rec.b) });
+      items.push({ key, stamp: recordStamp(rec), value: await b.decodeRecord(rec, key) });
     }
     if (items.length > 0) await b.buildEntries(def, items);
     done += rows.length;

@@ -70,9 +70,12 @@ export function parseSize(v: unknown, what = 'maxSize'): number {
   return bytes;
 }
 
-const noEncryption: Checker = (v, n) => {
-  bool(v, n);
-  if (v === true) invalid(`${n}: encryption at rest is not available in this release of tierstore; nothing would be encrypted, so the option is refused`);
+/** A passphrase, 32 raw key bytes or an HKDF CryptoKey (checked in depth when the backend opens). */
+const encryptionKey: Checker = (v, n) => {
+  if (typeof v === 'string') { if (v.length === 0) invalid(`${n} must not be empty`); return; }
+  if (v instanceof Uint8Array) { if (v.byteLength !== 32) invalid(`${n} must be 32 bytes when given as bytes, got ${v.byteLength}`); return; }
+  if (typeof CryptoKey === 'function' && v instanceof CryptoKey) return;
+  invalid(`${n} must be a passphrase, 32 key bytes or a CryptoKey, got ${describe(v)}`);
 };
 
 /** Validated options of one `set`. */
@@ -95,13 +98,13 @@ export const checkBatchEntry = (o: unknown, what: string): { key: unknown; value
 
 const BACKEND_SPEC: Record<string, Checker> = {
   name, maxSize: size, basePath: str, durability, sweepInterval: intIn(0, 2 ** 31 - 1),
-  enableCompression: bool, compressionLevel: intIn(0, 9), enableEncryption: noEncryption, encryptionKey: str,
+  enableCompression: bool, compressionLevel: intIn(0, 9), compressionThreshold: intIn(0, 2 ** 31 - 1), enableEncryption: bool, encryptionKey,
   connectionString: str, poolSize: intIn(1, 1000), enableMigrations: bool,
 };
 
 const CONFIG_SPEC: Record<string, Checker> = {
   defaultBackend: name, enableCaching: bool, cacheSize: intIn(0, 2 ** 31 - 1), enableCompression: bool,
-  compressionLevel: intIn(0, 9), enableEncryption: noEncryption, encryptionKey: str,
+  compressionLevel: intIn(0, 9), enableEncryption: bool, encryptionKey,
   sweepInterval: intIn(0, 2 ** 31 - 1), openTimeout: intIn(1, 2 ** 31 - 1),
 };
 

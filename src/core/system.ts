@@ -94,7 +94,7 @@ export class StorageSystem {
     const existing = this.backends.get(name);
     const platform = (this.constructor as typeof StorageSystem).platform;
     const resolved: ResolvedBackendOptions = {
-      ...pick(this.config, ['enableCompression', 'compressionLevel']),
+      ...pick(this.config, ['enableCompression', 'compressionLevel', 'enableEncryption', 'encryptionKey']),
       ...o,
       name,
       basePath: type === 'file' ? o.basePath ?? platform.defaultBasePath : o.basePath,
@@ -109,6 +109,9 @@ export class StorageSystem {
       }
       existing.reconfigure({ ...before, ...o, name, basePath: before.basePath, sweepInterval: o.sweepInterval ?? before.sweepInterval } as ResolvedBackendOptions);
       return existing;
+    }
+    if (resolved.enableEncryption && resolved.encryptionKey === undefined) {
+      invalid(`backend "${name}": enableEncryption needs an encryptionKey (a passphrase, 32 key bytes or a CryptoKey)`);
     }
     if (type === 'database') {
       invalid('the database tier (remote sync, PostgreSQL) is not available in this release; use "memory" or "file"');

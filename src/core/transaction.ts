@@ -83,7 +83,7 @@ export class Transaction {
       return w ? (decodeValue(w.body) as T) : undefined;
     }
     const rec = await this.read(key);
-    return rec && (decodeValue(rec.b) as T);
+    return rec && ((await this.store.decodeRecord(rec, key)) as T);
   }
 
   /** Value and metadata as this transaction sees them; metadata of a pending write is what commit will store. */
@@ -91,7 +91,7 @@ export class Transaction {
     this.usable(options, key);
     const w = this.writes.get(key);
     const rec = w === null ? undefined : w ? buildRecord(w, await this.read(key), Date.now()) : await this.read(key);
-    return rec && { key, value: decodeValue(rec.b) as T, metadata: metadataOf(rec) };
+    return rec && { key, value: (await this.store.decodeRecord(rec, key)) as T, metadata: metadataOf(rec) };
   }
 
   /** Does a live entry exist under `key`, as this transaction sees it? */

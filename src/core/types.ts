@@ -83,14 +83,16 @@ export interface BackendOptions {
   durability?: Durability;
   /** Milliseconds between expiry sweeps (default 1000; 0 disables the background sweep). */
   sweepInterval?: number;
-  /** Accepted; compression arrives with the compression release and is not applied yet. */
+  /** Compress record bodies of at least `compressionThreshold` bytes (raw deflate; default off). See README "Compression and encryption". */
   enableCompression?: boolean;
-  /** Accepted (0–9); see `enableCompression`. */
+  /** zlib level 0–9 (default 6). */
   compressionLevel?: number;
-  /** Must be false or absent: encryption at rest is not available in this release (a write would not be encrypted). */
+  /** Bodies smaller than this many bytes stay raw (default 1024). */
+  compressionThreshold?: number;
+  /** Encrypt record bodies at rest with AES-GCM-256 (needs `encryptionKey`). */
   enableEncryption?: boolean;
-  /** Accepted for forward compatibility; see `enableEncryption`. */
-  encryptionKey?: string;
+  /** A passphrase (PBKDF2-SHA256, 600,000 iterations), 32 raw key bytes or an HKDF `CryptoKey`. */
+  encryptionKey?: string | Uint8Array | CryptoKey;
   /** database tier (not available in this release). */
   connectionString?: string;
   /** database tier (not available in this release). */
@@ -111,10 +113,10 @@ export interface StorageConfig {
   enableCompression?: boolean;
   /** Default of `compressionLevel`. */
   compressionLevel?: number;
-  /** Must be false or absent in this release; see {@link BackendOptions.enableEncryption}. */
+  /** Default of `enableEncryption` for backends this system creates. */
   enableEncryption?: boolean;
-  /** See {@link BackendOptions.encryptionKey}. */
-  encryptionKey?: string;
+  /** Default of `encryptionKey`. */
+  encryptionKey?: string | Uint8Array | CryptoKey;
   /** Default `sweepInterval` of backends (ms). */
   sweepInterval?: number;
   /** Deadline for opening a backend (ms, default 5000). */

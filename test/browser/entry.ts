@@ -33,14 +33,14 @@ const indexeddb: Target = {
   async open(options = {}) {
     // A fresh database per store: cases never see each other's data, even after a failure.
     const dbName = `tierstore-conformance-${Date.now().toString(36)}-${serial++}`;
-    const make = async (): Promise<Fixture> => {
+    const make = async (opts: Record<string, unknown> = options): Promise<Fixture> => {
       const storage = new StorageSystem({ defaultBackend: 'file' });
-      const backend = storage.createBackend('file', { basePath: dbName, ...options });
+      const backend = storage.createBackend('file', { basePath: dbName, ...opts });
       await backend.open();
       return {
         storage,
         reads: reads(backend),
-        reopen: async () => { await storage.close(); return make(); },
+        reopen: async (next?: Record<string, unknown>) => { await storage.close(); return make(next ?? opts); },
         cleanup: async () => { await storage.close(); await deleteDatabase(dbName); },
       };
     };

@@ -6,6 +6,7 @@ import { kvTests } from './kv';
 import { documentTests } from './documents';
 import { queryTests } from './query';
 import { queryBadInputTests } from './query-bad-input';
+import { protectTests } from './protect';
 import { quotaTests } from './quota';
 import { searchTests } from './search';
 import { timeSeriesTests } from './timeseries';
@@ -28,4 +29,5 @@ export function runConformance(test: Declare, target: Target): void {
   searchTests(named, target);
   timeSeriesTests(named, target);
   quotaTests(named, target);
+  protectTests(named, target);
 }

@@ -12,8 +12,8 @@ export interface Fixture {
   readonly storage: StorageSystem;
   /** Entries the engine has read so far (proves range reads stay within a prefix). */
   reads(): number;
-  /** Closes this store and opens the same data again; undefined for engines that do not persist. */
-  reopen?: () => Promise<Fixture>;
+  /** Closes this store and opens the same data again (with other backend options when given); undefined for engines that do not persist. */
+  reopen?: (options?: Record<string, unknown>) => Promise<Fixture>;
   /** Releases everything (also deletes the data). */
   cleanup(): Promise<void>;
 }

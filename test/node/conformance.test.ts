@@ -22,14 +22,14 @@ const leveldb: Target = {
   name: 'leveldb',
   async open(options = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'tierstore-conf-'));
-    const make = async (): Promise<Fixture> => {
+    const make = async (opts: Record<string, unknown> = options): Promise<Fixture> => {
       const storage = new StorageSystem({ defaultBackend: 'file' });
-      const backend = storage.createBackend('file', { basePath: dir, ...options });
+      const backend = storage.createBackend('file', { basePath: dir, ...opts });
       await backend.open();
       return {
         storage,
         reads: reads(backend),
-        reopen: async () => { await storage.close(); return make(); },
+        reopen: async (next?: Record<string, unknown>) => { await storage.close(); return make(next ?? opts); },
         cleanup: async () => { await storage.close(); await rm(dir, { recursive: true, force: true }); },
       };
     };

@@ -11,7 +11,6 @@ import { StorageConflictError, invalid } from '../errors';
 import type { Catalog, IndexDef } from '../catalog';
 import { checkKey, compilePattern, describe, type Pattern } from '../keys';
 import { checkEnvelope, type RecordEnvelope } from '../record';
-import { decodeValue } from '../codec/value';
 import type { Entry, Metadata } from '../types';
 import { compileFilter, type CompiledFilter, type PathConstraint, type Row } from './filter';
 import { MISSING, classBounds, classOf, encodeOrdered } from './order';
@@ -62,6 +61,8 @@ export interface QueryHost {
   readonly engine: Engine;
   readonly catalog: Catalog;
   ready(): Promise<void>;
+  /** The decoded value of a stored record (decompressed / decrypted first when its flags say so). */
+  decodeRecord(rec: RecordEnvelope, key: string): unknown;
 }
 
 const OPTION_NAMES = new Set(['filter', 'sort', 'limit', 'offset', 'after', 'index', 'backend']);
@@ -200,19 +201,21 @@ export async function runQuery(host: QueryHost, c: Compiled): Promise<{ rows: Ro
   const order = engine.capabilities.keyOrder;
   const now = Date.now();
   const plan: QueryPlan = { pattern: c.pattern.source, strategy: 'scan', ranges: [], sortedByIndex: false, indexEntriesRead: 0, recordsRead: 0, matched: 0, returned: 0 };
-  const toRow = (key: string, raw: StoredValue | undefined): Row | undefined => {
+  const toRow = (key: string, raw: StoredValue | undefined): Row | undefined | Promise<Row> => {
     if (raw === undefined) return undefined;
     const rec = checkEnvelope(raw, key);
     if (rec.e !== 0 && rec.e <= now) return undefined;
     plan.recordsRead++;
-    return { key, value: decodeValue(rec.b), meta: metaOf(rec) };
+    const value = host.decodeRecord(rec, key);
+    // Compressed or encrypted bodies decode asynchronously; plain ones stay on the fast path.
+    return value instanceof Promise ? value.then((v) => ({ key, value: v, meta: metaOf(rec) })) : { key, value, meta: metaOf(rec) };
   };
   const inPattern = (key: string) => key.startsWith(c.pattern.prefix) && c.pattern.matches(key);
 
   // Cursor position: the row stored under `after` now.
   let afterRow: Row | undefined;
   if (c.after !== undefined && c.sort) {
-    afterRow = toRow(c.after, await engine.get('r', c.after));
+    afterRow = await toRow(c.after, await engine.get('r', c.after));
     plan.recordsRead = 0;
     if (!afterRow) throw new StorageConflictError(`options.after: no entry "${c.after}" any more; the cursor position is lost, restart paging from the first page`);
   }
@@ -227,7 +230,7 @@ export async function runQuery(host: QueryHost, c: Compiled): Promise<{ rows: Ro
 
   if (c.pattern.exact) {
     plan.strategy = 'key';
-    const row = toRow(c.pattern.prefix, await engine.get('r', c.pattern.prefix));
+    const row = await toRow(c.pattern.prefix, await engine.get('r', c.pattern.prefix));
     if (row && c.filter.test(row) && isAfter(row)) matched.push(row);
     plan.matched = matched.length;
   } else if (choice) {
@@ -246,10 +249,11 @@ export async function runQuery(host: QueryHost, c: Compiled): Promise<{ rows: Ro
       }
       const raws = keys.length === 0 ? [] : await engine.getMany('r', keys);
       const out: Row[] = [];
-      keys.forEach((k, i) => {
-        const row = toRow(k, raws[i]);
+      for (let i = 0; i < keys.length; i++) {
+        let row = toRow(keys[i]!, raws[i]);
+        if (row instanceof Promise) row = await row;
         if (row && c.filter.test(row)) out.push(row);
-      });
+      }
       return out;
     };
     if (choice.sortDir !== 0 && choice.ranges.length === 1) {
@@ -275,7 +279,8 @@ export async function runQuery(host: QueryHost, c: Compiled): Promise<{ rows: Ro
     const q: RangeQuery = c.pattern.prefix === '' ? {} : lt === undefined ? { gte: c.pattern.prefix } : { gte: c.pattern.prefix, lt };
     for (const [key, raw] of await engine.range('r', q)) {
       if (!c.pattern.matches(key)) continue;
-      const row = toRow(key, raw);
+      let row = toRow(key, raw);
+      if (row instanceof Promise) row = await row;
       if (row && c.filter.test(row)) matched.push(row);
     }
     plan.matched = matched.length;

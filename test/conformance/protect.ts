@@ -1,0 +1,169 @@
+/**
+ * Compression and encryption at rest on every engine: round trips for every combination, stores
+ * holding a mix (an option switched on with data present), tampered ciphertexts (a flipped bit in
+ * the version, key id, IV, body or tag; two records' ciphertexts swapped) always detected as
+ * StorageCorruptionError and never returned as data, a wrong or missing key refused at open, and
+ * what an encrypted backend refuses (indexes, time series: they would store plaintext).
+ */
+import type { StorageSystem } from '../../src/core/system';
+import { deepEqual, equal, ok, rejects } from '../support/assert';
+import type { Declare, Fixture, Target } from './types';
+
+const KEY = new Uint8Array(32).map((_, i) => i + 1);
+const OTHER_KEY = new Uint8Array(32).map((_, i) => 255 - i);
+
+/** Values of every kind: small (stays raw), large JSON (compresses), binary-coded. */
+function samples(): [string, unknown][] {
+  const large = { items: Array.from({ length: 400 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['a', 'b'], note: 'the same words again and again' })) };
+  return [
+    ['p.small', { n: 1, s: 'hi' }],
+    ['p.large', large],
+    ['p.binary', new Map<string, unknown>([['at', new Date(5)], ['bytes', new Uint8Array(3000).fill(7)], ['big', 10n ** 30n]])],
+    ['p.text', 'é'.repeat(5000)],
+    ['p.empty', ''],
+  ];
+}
+
+type Raw = { f: number; b: string | Uint8Array } & Record<string, unknown>;
+const backendOf = (s: StorageSystem) => s.getBackend(s.defaultBackend)! as unknown as {
+  rawGet(space: 'r', key: string): Promise<Raw | undefined>;
+  rawWrite(reads: never[], fn: () => { ops: { type: 'put'; space: 'r'; key: string; value: unknown }[]; result: undefined }): Promise<void>;
+};
+
+async function readAll(storage: StorageSystem, label: string): Promise<void> {
+  for (const [key, value] of samples()) {
+    deepEqual(await storage.get(key), value, `${label}: get ${key}`);
+    deepEqual((await storage.getEntry(key))?.value, value, `${label}: getEntry ${key}`);
+  }
+  const keys = samples().map(([k]) => k);
+  deepEqual(await storage.batchGet(keys), samples().map(([, v]) => v), `${label}: batchGet`);
+  deepEqual((await storage.query('p.*', { filter: { n: 1 } })).map((e) => e.key), ['p.small'], `${label}: query decodes bodies`);
+  await storage.transaction(async (tx) => {
+    deepEqual(await tx.get('p.large'), samples()[1]![1], `${label}: transaction read`);
+  });
+}
+
+export function protectTests(test: Declare, target: Target): void {
+  const combos: [string, Record<string, unknown>][] = [
+    ['plain', {}],
+    ['compressed', { enableCompression: true }],
+    ['encrypted', { enableEncryption: true, encryptionKey: KEY }],
+    ['compressed+encrypted', { enableCompression: true, compressionLevel: 9, enableEncryption: true, encryptionKey: KEY }],
+  ];
+  for (const [name, options] of combos) {
+    test(`protect: round trip, ${name}`, async () => {
+      let f: Fixture = await target.open(options);
+      try {
+        await f.storage.batchSet(samples().map(([key, value]) => ({ key, value })));
+        await readAll(f.storage, name);
+        const stored = await backendOf(f.storage).rawGet('r', 'p.large');
+        const flags = stored!.f;
+        equal((flags & 2) !== 0, options.enableCompression === true, `${name}: Compressed flag of a large body`);
+        equal((flags & 4) !== 0, options.enableEncryption === true, `${name}: Encrypted flag`);
+        if (options.enableEncryption) ok(!JSON.stringify([...(stored!.b as Uint8Array)]).includes('105,116,101,109'), 'no plaintext "item" in the stored body');
+        if (f.reopen) {
+          f = await f.reopen();
+          await readAll(f.storage, `${name} after reopen`);
+        }
+      } finally {
+        await f.cleanup();
+      }
+    });
+  }
+
+  test('protect: a store written plain, then reopened with compression and encryption, reads both', async () => {
+    let f = await target.open();
+    try {
+      const reopen = f.reopen;
+      if (!reopen) return;
+      await f.storage.set('m.old', { text: 'x'.repeat(4000) });
+      f = await reopen({ enableCompression: true, enableEncryption: true, encryptionKey: KEY });
+      await f.storage.set('m.new', { text: 'y'.repeat(4000) });
+      deepEqual(await f.storage.get('m.old'), { text: 'x'.repeat(4000) });
+      deepEqual(await f.storage.get('m.new'), { text: 'y'.repeat(4000) });
+      equal((await backendOf(f.storage).rawGet('r', 'm.old'))!.f & 6, 0, 'old records stay as they were');
+      equal((await backendOf(f.storage).rawGet('r', 'm.new'))!.f & 6, 6, 'new records are compressed and encrypted');
+      // Compression can be switched off again: compressed records stay readable.
+      f = await f.reopen!({ enableEncryption: true, encryptionKey: KEY });
+      deepEqual(await f.storage.get('m.new'), { text: 'y'.repeat(4000) });
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test('protect: a tampered or swapped ciphertext is StorageCorruptionError, never data', async () => {
+    const f = await target.open({ enableEncryption: true, encryptionKey: KEY, enableCompression: true });
+    try {
+      const b = backendOf(f.storage);
+      await f.storage.set('t.a', { secret: 'a'.repeat(50) });
+      await f.storage.set('t.b', { secret: 'b'.repeat(50) });
+      const original = (await b.rawGet('r', 't.a'))!;
+      const bytes = original.b as Uint8Array;
+      // version, key id, IV, body, tag: every region, several bits each.
+      const positions = [0, 1, 2, 8, 13, 14, 20, bytes.length - 16, bytes.length - 1];
+      let detected = 0;
+      for (const pos of positions) {
+        for (const bit of [0, 3, 7]) {
+          const tampered = new Uint8Array(bytes);
+          tampered[pos]! ^= 1 << bit;
+          await b.rawWrite([], () => ({ ops: [{ type: 'put', space: 'r', key: 't.a', value: { ...original, b: tampered } }], result: undefined }));
+          await rejects(() => f.storage.get('t.a'), 'STORAGE_CORRUPTION', `bit ${bit} of byte ${pos}`);
+          detected++;
+        }
+      }
+      equal(detected, positions.length * 3);
+      // Swapped ciphertexts: each is bound to its record key.
+      const other = (await b.rawGet('r', 't.b'))!;
+      await b.rawWrite([], () => ({ ops: [{ type: 'put', space: 'r', key: 't.a', value: { ...original, b: other.b } }], result: undefined }));
+      await rejects(() => f.storage.get('t.a'), 'STORAGE_CORRUPTION', 'a ciphertext moved to another key');
+      await b.rawWrite([], () => ({ ops: [{ type: 'put', space: 'r', key: 't.a', value: original }], result: undefined }));
+      deepEqual(await f.storage.get('t.a'), { secret: 'a'.repeat(50) }, 'restored, it reads again');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test('protect: a wrong or missing key fails at open with STORAGE_BAD_KEY', async () => {
+    let f = await target.open({ enableEncryption: true, encryptionKey: KEY });
+    try {
+      if (!f.reopen) return;
+      // (a failed reopen leaves `f` closed; cleanup still removes the data)
+      const reopen = f.reopen;
+      await f.storage.set('k.1', 'secret');
+      await rejects(() => reopen({ enableEncryption: true, encryptionKey: OTHER_KEY }), 'STORAGE_BAD_KEY', 'another key');
+      await rejects(() => reopen({}), 'STORAGE_BAD_KEY', 'no key');
+      f = await reopen({ enableEncryption: true, encryptionKey: KEY }); // the failed opens released the store
+      equal(await f.storage.get('k.1'), 'secret');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test('protect: an encrypted backend refuses indexes and time series (they would store plaintext); bad options are refused', async () => {
+    const f = await target.open({ enableEncryption: true, encryptionKey: KEY });
+    try {
+      await rejects(() => f.storage.createIndex('u', 'email'), 'STORAGE_VALIDATION');
+      await rejects(() => f.storage.createSearchIndex('u', { fields: ['bio'] }), 'STORAGE_VALIDATION');
+      await rejects(() => f.storage.timeSeries.write({ metric: 'm', timestamp: 1, value: 1 }), 'STORAGE_VALIDATION');
+      await f.storage.set('u.1', { email: 'a@x', bio: 'likes tea' });
+      deepEqual((await f.storage.query('u.*', { filter: { email: 'a@x' } })).map((e) => e.key), ['u.1'], 'queries scan instead');
+      deepEqual((await f.storage.search('u.*', { query: 'tea', fields: ['bio'] })).map((h) => h.key), ['u.1'], 'search scans instead');
+      await rejects(async () => f.storage.createBackend('memory', { name: 'x', enableEncryption: true }), 'STORAGE_VALIDATION');
+      await rejects(async () => f.storage.createBackend('memory', { name: 'y', enableEncryption: true, encryptionKey: new Uint8Array(5) }), 'STORAGE_VALIDATION');
+      await rejects(async () => f.storage.createBackend('memory', { name: 'z', enableCompression: true, compressionLevel: 10 }), 'STORAGE_VALIDATION');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test('protect: maxSize counts stored (compressed) bytes', async () => {
+    const f = await target.open({ enableCompression: true, maxSize: 3000 });
+    try {
+      await f.storage.set('c.1', 'a'.repeat(20_000)); // compresses to a few dozen bytes
+      equal(await f.storage.get('c.1'), 'a'.repeat(20_000));
+      await rejects(() => f.storage.set('c.2', Array.from({ length: 4000 }, (_, i) => (i * 7919) % 10007).join(',')), 'STORAGE_QUOTA', 'an incompressible body is counted as stored');
+    } finally {
+      await f.cleanup();
+    }
+  });
+}
