@@ -343,6 +343,29 @@ export async function nativeStreamChecks(): Promise<string[]> {
   return failures;
 }
 
+/**
+ * Seals `n` bodies under one key (`concurrent` in flight) and checks that no IV repeats.
+ * Returns the first repeated IV in hex (undefined when none) and how many distinct IVs were seen.
+ */
+export async function uniqueIvs(ctx: EncryptionContext, n: number, concurrent = 512): Promise<{ repeated?: string; distinct: number; ms: number }> {
+  const seen = new Set<string>();
+  const body = new Uint8Array(16);
+  const started = performance.now();
+  for (let done = 0; done < n; done += concurrent) {
+    const batch = await Promise.all(Array.from({ length: Math.min(concurrent, n - done) }, () => seal(body, CodecFlag.Binary, 'iv', { encryption: ctx })));
+    for (const s of batch) {
+      const b = s.b as Uint8Array;
+      // 12 bytes as a 6-unit string: a compact Set key.
+      const iv = String.fromCharCode(b[2]! << 8 | b[3]!, b[4]! << 8 | b[5]!, b[6]! << 8 | b[7]!, b[8]! << 8 | b[9]!, b[10]! << 8 | b[11]!, b[12]! << 8 | b[13]!);
+      const size = seen.size;
+      if (seen.add(iv).size === size) {
+        return { repeated: Array.from(b.subarray(2, 14), (x) => x.toString(16).padStart(2, '0')).join(''), distinct: seen.size, ms: performance.now() - started };
+      }
+    }
+  }
+  return { distinct: seen.size, ms: performance.now() - started };
+}
+
 /** Contexts the checks use: one backend with raw key bytes, another backend with the same key. */
 export async function contexts(): Promise<{ ctx: EncryptionContext; other: EncryptionContext }> {
   const key = globalThis.crypto.getRandomValues(new Uint8Array(32));
@@ -363,6 +386,7 @@ export interface ProtectPageApi {
   makeFixture(): Promise<Fixture>;
   checkFixture(fx: Fixture): Promise<{ failures: string[]; checked: number; compressed: number; encrypted: number }>;
   codec(): string;
+  ivs(n: number): Promise<{ repeated?: string; distinct: number; ms: number }>;
 }
 
 declare global {
@@ -379,6 +403,7 @@ if (typeof window !== 'undefined' && typeof document !== 'undefined') {
     makeFixture: () => makeFixture('chromium'),
     checkFixture,
     codec: () => loadedCodec()?.name ?? 'none',
+    ivs: async (n) => uniqueIvs((await contexts()).ctx, n),
   };
   document.body.dataset.ready = 'true';
 }

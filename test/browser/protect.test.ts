@@ -48,6 +48,15 @@ test('Chromium: tampered bodies, swapped records, another backend → StorageCor
   t.diagnostic(`${attempts} tampered reads, all STORAGE_CORRUPTION`);
 });
 
+// The 1,000,000-seal run is in test/node/protect.test.ts (same code); here the browser's
+// getRandomValues feeds it, on a smaller count to keep the suite short.
+test('Chromium: 200,000 seals under one key, no repeated IV', { skip, timeout: 120_000 }, async (t) => {
+  const { repeated, distinct, ms } = await page!.evaluate(() => window.__protect.ivs(200_000));
+  assert.equal(repeated, undefined, `IV ${repeated} repeated after ${distinct} seals`);
+  assert.equal(distinct, 200_000);
+  t.diagnostic(`200,000 seals, 200,000 distinct IVs, ${(ms / 1000).toFixed(1)} s`);
+});
+
 test('Chromium: a wrong key at open is STORAGE_BAD_KEY', { skip, timeout: 60_000 }, async () => {
   assert.deepEqual(await page!.evaluate(() => window.__protect.wrongKey()), []);
 });
