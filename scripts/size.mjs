@@ -12,11 +12,12 @@ import { gzipSync } from 'node:zlib';
 
 // The issue's target is 8 KB and is not reached (see BENCHMARKS.md): the budget CI enforces is the
 // measured initial load plus a little headroom, so any growth fails loudly while the target stays
-// visible. Issue #4 raised it from 20 KiB (18.1 KB measured) to 26 KiB (25.1 KB measured): the write
-// path of every app now carries index upkeep (catalog, derived reads, raw writes); queries, indexes,
-// search, documents and time series themselves load with import() on first use (~28 KB more).
+// visible. Issues #4/#5 raised it from 20 KiB (18.1 KB measured) to 28 KiB (27.1 KB measured): the
+// write path of every app now carries index upkeep (catalog, derived reads, raw writes), quotas with
+// auto-cleanup and the sealing hooks; queries, indexes, search, documents, time series, compression
+// and encryption themselves load with import() on first use (~46 KB more).
 const TARGET = 8192;
-const BUDGET = 26 * 1024;
+const BUDGET = 28 * 1024;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = process.argv.includes('--dist') ? './dist/index.browser.mjs' : './src/index.browser.ts';
 
@@ -42,7 +43,7 @@ async function measure(contents, why = false) {
   });
   const outputs = result.metafile.outputs;
   const byPath = new Map(result.outputFiles.map((f) => [relative(root, f.path), f]));
-  const entryPath = Object.keys(outputs).find((p) => outputs[p].entryPoint !== undefined);
+  const entryPath = Object.keys(outputs).find((p) => outputs[p].entryPoint === '<stdin>');
   const initial = new Set();
   const visit = (p) => {
     if (initial.has(p)) return;
