@@ -22,6 +22,7 @@ import type { IndexedRecord, RecordChange } from './indexes';
 import type { QueryOptions, QueryPlan } from './query/execute';
 import { Collection } from './collection';
 import { TimeSeries } from './timeseries-handle';
+import { NEGATIVE, RecordCache, type CacheMetrics } from './cache';
 import type { TimeSeries as TimeSeriesImpl } from './timeseries';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
@@ -114,6 +115,8 @@ interface Plan {
   needRoom?: number;
   /** Keys of `written` that the batch deletes (only tracked with auto-cleanup). */
   removed?: Set<string>;
+  /** The final record of every key (with a cache, which `written` keys are updated from). */
+  final?: ReadonlyMap<string, RecordEnvelope | undefined>;
 }
 
 /** An event to emit once its write is stored. */
@@ -168,6 +171,8 @@ const TX_MARKER = 'tx:'; // hex ms since epoch: fixed width keeps numeric order 
 /** The options of a backend after validation, with system defaults applied. */
 export interface ResolvedBackendOptions extends BackendOptions {
   name: string;
+  /** Entries of the record cache in front of the engine (StorageConfig enableCaching/cacheSize); none for the memory tier. */
+  cacheEntries?: number;
   sweepInterval: number;
   openTimeout: number;
 }
@@ -231,6 +236,8 @@ export class Backend {
   private seriesImpl: Promise<TimeSeriesImpl> | undefined;
   /** The index entry code, once loaded (see loadDerived). */
   private indexes: IndexesModule | undefined;
+  /** The LRU record cache in front of a file engine (enableCaching). */
+  private readonly cache: RecordCache | undefined;
   /** Compression and encryption code, once loaded (see loadProtect). */
   private protect: ProtectModule | undefined;
   /** Compression settings, when enabled. */
@@ -249,6 +256,25 @@ export class Backend {
     this.options = options;
     this.maxBytes = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
     this.synchronous = engine.capabilities.synchronous === true;
+    if (options.cacheEntries && !this.synchronous) this.cache = new RecordCache({ maxEntries: options.cacheEntries });
+  }
+
+  /** @internal Cache counters (hits, misses, evictions, entries, bytes), when this backend has a cache. */
+  cacheMetrics(): CacheMetrics | undefined {
+    return this.cache?.metrics();
+  }
+
+  /** Reads one stored record through the cache (when there is one). */
+  private async stored(key: string): Promise<StoredValue | undefined> {
+    const cache = this.cache;
+    if (!cache) return this.engine.get('r', key);
+    const hit = cache.get(key, Date.now());
+    if (hit === NEGATIVE) return undefined;
+    if (hit !== undefined) return hit;
+    const g = cache.generation();
+    const raw = await this.engine.get('r', key);
+    cache.fill(key, raw === undefined ? undefined : checkEnvelope(raw, key), g);
+    return raw;
   }
 
   /** @internal Applies new options to an existing backend (createBackend with an existing name). */
@@ -318,6 +344,16 @@ export class Backend {
   get<T = unknown>(key: string): Promise<T | undefined> {
     try {
       checkKey(key);
+      if (this.cache && this.status === 'open') {
+        // A cache hit answers without a round trip to the engine (and decodes afresh: callers never share a value).
+        const now = Date.now();
+        const hit = this.cache.get(key, now);
+        if (hit === NEGATIVE) return Promise.resolve(undefined);
+        if (hit !== undefined) {
+          const rec = this.live(hit, key, now);
+          return Promise.resolve(rec && (this.decodeRecord(rec, key) as T));
+        }
+      }
       if (this.status === 'open' && this.synchronous) {
         // Maps answer at once: no await, one promise.
         const rec = this.live(this.engine.get('r', key), key, Date.now());
@@ -331,7 +367,7 @@ export class Backend {
 
   private async getLater<T>(key: string): Promise<T | undefined> {
     if (this.status !== 'open') await this.ready();
-    const rec = this.live(await this.engine.get('r', key), key, Date.now());
+    const rec = this.live(await this.stored(key), key, Date.now());
     return rec && ((await this.decodeRecord(rec, key)) as T);
   }
 
@@ -339,7 +375,7 @@ export class Backend {
   async getEntry<T = unknown>(key: string): Promise<Entry<T> | undefined> {
     checkKey(key);
     if (this.status !== 'open') await this.ready();
-    const rec = this.live(await this.engine.get('r', key), key, Date.now());
+    const rec = this.live(await this.stored(key), key, Date.now());
     return rec && { key, value: (await this.decodeRecord(rec, key)) as T, metadata: metadataOf(rec) };
   }
 
@@ -347,7 +383,7 @@ export class Backend {
   async has(key: string): Promise<boolean> {
     checkKey(key);
     if (this.status !== 'open') await this.ready();
-    return this.live(await this.engine.get('r', key), key, Date.now()) !== undefined;
+    return this.live(await this.stored(key), key, Date.now()) !== undefined;
   }
 
   /** Values of `keys`, aligned with them (`undefined` where missing or expired). */
@@ -818,6 +854,7 @@ export class Backend {
     this.channel.onmessage = (message: MessageEvent<PendingEvent[]>) => {
       const changes = message.data;
       if (!Array.isArray(changes)) return;
+      if (this.cache) for (const [, payload] of changes) this.cache.invalidate(payload.key);
       this.recordWrites(changes.map(([, payload]) => payload.key));
       for (const [name, payload] of changes) {
         if (this.events.has(name)) this.events.emit(name, { ...payload, backend: this.name, remote: true } as never);
@@ -848,6 +885,8 @@ export class Backend {
             if (this.status === 'new' || this.status === 'opening') await this.ready();
             await this.apply(ops);
           } catch (err) {
+            // The outcome may be unknown (an I/O error after the write reached the log): forget cached records.
+            this.cache?.invalidateWhere();
             for (const op of ops) op.done!.reject(err);
           }
         }
@@ -953,6 +992,7 @@ export class Backend {
 
   /** In-memory follow-up of an applied batch: catalog changes. */
   private afterApply(plan: Plan): void {
+    if (this.cache && plan.final) for (const key of plan.written) this.cache.update(key, plan.final.get(key));
     if (this.recency) for (const key of plan.written) if (plan.removed?.has(key)) this.recency.delete(key); else this.touch(key);
     for (const def of plan.flipped ?? []) {
       const cur = this.catalog.get(def.id);
@@ -1090,7 +1130,7 @@ export class Backend {
       } else shared = counted !== undefined; // a limit set: this write starts the shared counter
     }
     const only = ops.length === 1 ? ops[0]! : undefined;
-    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && counted === undefined && !this.catalog.forKey(only.muts[0]!.key)) {
+    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && counted === undefined && !this.cache && !this.catalog.forKey(only.muts[0]!.key)) {
       // The hot path (one set, no quota): the general loop below, without its maps and arrays.
       const p = only.muts[0] as PreparedPut;
       const { batch, rec } = this.onePut(p, olds[0]);
@@ -1262,7 +1302,7 @@ export class Backend {
       removed = new Set();
       for (const key of groupWritten) if (current.get(key) === undefined) removed.add(key);
     }
-    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed };
+    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed, final: this.cache && current };
   }
 
   /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */

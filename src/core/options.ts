@@ -99,6 +99,7 @@ export const checkBatchEntry = (o: unknown, what: string): { key: unknown; value
 const BACKEND_SPEC: Record<string, Checker> = {
   name, maxSize: size, basePath: str, durability, sweepInterval: intIn(0, 2 ** 31 - 1),
   enableCompression: bool, compressionLevel: intIn(0, 9), compressionThreshold: intIn(0, 2 ** 31 - 1), enableEncryption: bool, encryptionKey,
+  enableCaching: bool, cacheSize: intIn(1, 2 ** 31 - 1),
   connectionString: str, poolSize: intIn(1, 1000), enableMigrations: bool,
 };
 

@@ -12,6 +12,7 @@ import { createMemoryEngine } from './memory-engine';
 import { checkBackendOptions, checkConfig, checkTransactionOptions } from './options';
 import { DEFAULT_TRANSACTION_TIMEOUT, Transaction, runTransaction, type RunTransactionOptions, type TransactionOptions } from './transaction';
 import type { Collection } from './collection';
+import type { CacheMetrics } from './cache';
 import type { IndexInfo } from './catalog';
 import type { QueryOptions, QueryPlan } from './query/execute';
 import type { TimeSeries } from './timeseries-handle';
@@ -100,6 +101,7 @@ export class StorageSystem {
       basePath: type === 'file' ? o.basePath ?? platform.defaultBasePath : o.basePath,
       sweepInterval: o.sweepInterval ?? this.config.sweepInterval ?? 1000,
       openTimeout: this.config.openTimeout ?? 5000,
+      cacheEntries: (o.enableCaching ?? this.config.enableCaching) ? o.cacheSize ?? this.config.cacheSize ?? 1000 : undefined,
     } as ResolvedBackendOptions;
     if (existing) {
       if (existing.type !== type) invalid(`backend "${name}" already exists with type ${existing.type}, not ${type}`);
@@ -334,6 +336,27 @@ export class StorageSystem {
     const s = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
     if (typeof s?.persist !== 'function') return false;
     return s.persist();
+  }
+
+  /**
+   * Counters of every backend: its record cache (when `enableCaching` put one in front of it) with
+   * `hits`, `misses`, `evictions`, `entries`, `bytes` and the hit rate.
+   *
+   * @example
+   * ```ts
+   * const { backends } = storage.getMetrics();
+   * ```
+   */
+  getMetrics(): { backends: Record<string, { type: BackendType; cache?: CacheMetrics & { hitRate: number } }> } {
+    const backends: Record<string, { type: BackendType; cache?: CacheMetrics & { hitRate: number } }> = {};
+    for (const [name, b] of this.backends) {
+      const c = b.cacheMetrics();
+      Object.defineProperty(backends, name, {
+        value: { type: b.type, ...(c && { cache: { ...c, hitRate: c.hits + c.misses === 0 ? 0 : c.hits / (c.hits + c.misses) } }) },
+        enumerable: true, configurable: true, writable: true,
+      });
+    }
+    return { backends };
   }
 
   // ----------------------------------------------------------------- transactions

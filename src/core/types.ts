@@ -89,6 +89,10 @@ export interface BackendOptions {
   compressionLevel?: number;
   /** Bodies smaller than this many bytes stay raw (default 1024). */
   compressionThreshold?: number;
+  /** Put an LRU record cache in front of this (file) backend (default: StorageConfig.enableCaching). */
+  enableCaching?: boolean;
+  /** Entries the cache holds (default: StorageConfig.cacheSize, else 1000). */
+  cacheSize?: number;
   /** Encrypt record bodies at rest with AES-GCM-256 (needs `encryptionKey`). */
   enableEncryption?: boolean;
   /** A passphrase (PBKDF2-SHA256, 600,000 iterations), 32 raw key bytes or an HKDF `CryptoKey`. */
@@ -105,9 +109,9 @@ export interface BackendOptions {
 export interface StorageConfig {
   /** Name of the backend that calls without `{ backend }` use (default `'memory'`). */
   defaultBackend?: string;
-  /** Accepted; the cache tier arrives with the caching release and is not applied yet. */
+  /** Put an LRU record cache in front of every file backend this system creates (see README "Caching"). */
   enableCaching?: boolean;
-  /** Accepted (entries); see `enableCaching`. */
+  /** Entries each backend's cache holds (default 1000). */
   cacheSize?: number;
   /** Default of `enableCompression` for backends this system creates. */
   enableCompression?: boolean;

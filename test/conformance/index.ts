@@ -3,6 +3,7 @@
  * `runConformance(test, target)` declares them through `test`; see types.ts for the contract.
  */
 import { kvTests } from './kv';
+import { cacheTests } from './cache';
 import { documentTests } from './documents';
 import { queryTests } from './query';
 import { queryBadInputTests } from './query-bad-input';
@@ -30,4 +31,5 @@ export function runConformance(test: Declare, target: Target): void {
   timeSeriesTests(named, target);
   quotaTests(named, target);
   protectTests(named, target);
+  cacheTests(named, target);
 }
