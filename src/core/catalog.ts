@@ -39,6 +39,8 @@ export interface IndexDef extends IndexInfo {
   meta: boolean[];
   /** Search definition (type `search`). */
   search?: SearchIndexDef;
+  /** Search dictionary markers this process has written (they are never rewritten by it). */
+  knownTerms?: Set<string>;
 }
 
 /** `m`-space key prefix of index definitions. */

@@ -149,6 +149,7 @@ export class DerivedPlan {
     const uniqPut: [string, string, number][] = [];
     const pointSet = new Map<string, StoredValue | undefined>();
     const flips: IndexDef[] = [];
+    const newTerms: [IndexDef, string][] = [];
     const point = (k: string) => (pointSet.has(k) ? pointSet.get(k) : this.points.get(k));
     const newEntries: { def: IndexDef; key: string; keys: string[]; tuples: string[]; e: number; kept: Set<string> }[] = [];
     for (const { key, old, next } of changes) {
@@ -168,6 +169,11 @@ export class DerivedPlan {
           if (next) {
             const { entries, stats: contribution } = searchEntries(def.search!, key, next.value);
             for (const [k, v] of entries) {
+              if (k.charCodeAt(0) === 100 /* 'd' */) {
+                // Dictionary markers never change: written once per term and process, not per record.
+                if (def.knownTerms?.has(k)) continue;
+                newTerms.push([def, k]);
+              }
               oldKeys.delete(def.prefix + k);
               ops.push({ type: 'put', space: 'i', key: def.prefix + k, value: v });
             }
@@ -240,6 +246,7 @@ export class DerivedPlan {
           if (k.endsWith('\u0000' + STATS_KEY)) this.dirtyStats.add(k);
         }
         for (const def of flips) this.flipped.set(def.id, def);
+        for (const [def, k] of newTerms) (def.knownTerms ??= new Set()).add(k);
       },
     };
   }

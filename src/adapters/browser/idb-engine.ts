@@ -304,10 +304,21 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
     async getMany(space, keys) {
       if (keys.length === 0) return [];
       // All requests are issued before the first await: one transaction, one round of callbacks.
-      const vs = await run([space], 'readonly', 'read', (tx) => {
-        const st = store(tx, space);
-        return Promise.all(keys.map((k) => st.get(k)));
-      });
+      // Raw requests, one callback each: no promise per key (measured: the idb wrapper's promises
+      // were ~14% of an indexed query fetching 100 records).
+      const vs = await run([space], 'readonly', 'read', (wrapped) => new Promise<(StoredValue | undefined)[]>((resolve, reject) => {
+        const st = (unwrap(wrapped) as IDBTransaction).objectStore(space);
+        const out: (StoredValue | undefined)[] = new Array(keys.length);
+        let left = keys.length;
+        keys.forEach((k, i) => {
+          const req = st.get(k);
+          req.onsuccess = () => {
+            out[i] = req.result;
+            if (--left === 0) resolve(out);
+          };
+          req.onerror = () => reject(req.error);
+        });
+      }));
       stats.reads += keys.length;
       return vs;
     },
