@@ -6,10 +6,13 @@
  * Rows 11–16 (issue #4): indexed queries vs full scans and vs Dexie (bench/query.ts), full-text
  * search vs MiniSearch and across tiers (bench/search.ts), time series on LevelDB
  * (bench/timeseries.ts); their IndexedDB cases run in Chromium (bench/issue4-browser.ts).
+ * Rows 17–20 (issue #5, `--only protect`): encryption, compression, the record cache and
+ * auto-cleanup, each against the same operations without the feature (bench/issue5.ts).
  *
  *   npm run bench                        # everything, 3 runs per row
- *   npm run bench -- --only node         # node | browser | size | query | search | timeseries (comma-separated;
- *                                        # query and search include their Chromium/IndexedDB cases)
+ *   npm run bench -- --only node         # node | browser | size | query | search | timeseries | protect
+ *                                        # (comma-separated; query, search and protect include their
+ *                                        # Chromium/IndexedDB cases)
  *   npm run bench -- --runs 5            # runs per row (default 3; rows 1, 7 and 8–10, a few seconds
  *                                        # per run, always run at least 5 times). Medians are reported.
  *   npm run bench -- --scale 0.1         # smaller datasets, for trying the harness out
@@ -25,7 +28,7 @@ import { markdownTable, samplesText, summarize, textTable, type Line } from './l
 import { multipleOf } from './lib/transactions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PARTS = ['node', 'browser', 'size', 'query', 'search', 'timeseries'] as const;
+const PARTS = ['node', 'browser', 'size', 'query', 'search', 'timeseries', 'protect'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]) {
@@ -159,6 +162,22 @@ async function main(): Promise<void> {
       perCall: Math.min(10_000, points),
       bucketQueries: 20,
       tmp: join(ROOT, '.tmp', 'bench-timeseries'),
+      log,
+    });
+    lines.push(...r.lines);
+    notes.push(...r.notes);
+  }
+  // ------------------------------------------------------------------ issue #5: rows 17–20
+  if (args.only.includes('protect')) {
+    const { runIssue5 } = await import('./issue5.ts');
+    const r = await runIssue5({
+      runs: args.runs,
+      encKeys: multipleOf(20_000 * args.scale, 100),
+      docs: multipleOf(2_000 * args.scale, 10),
+      cacheKeys: 10_000,
+      cachePasses: Math.max(1, Math.round(10 * args.scale)),
+      cleanupKeys: multipleOf(50_000 * args.scale, 100),
+      tmp: join(ROOT, '.tmp', 'bench-issue5'),
       log,
     });
     lines.push(...r.lines);
