@@ -16,7 +16,7 @@ import { checkCollection, checkKey, compilePattern, describe, type Pattern } fro
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
 import { CodecFlag, checkEnvelope, recordSize, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
-import type { BackendOptions, BackendType, BatchEntry, Durability, Entry, IndexOptions, Metadata, SearchHit, SearchIndexOptions, SearchOptions, StorageEvents } from './types';
+import type { AbortSignalLike, BackendOptions, BackendType, BatchEntry, Durability, Entry, IndexOptions, Metadata, SearchHit, SearchIndexOptions, SearchOptions, StorageEvents } from './types';
 import { CATALOG_PREFIX, CATALOG_VERSION_KEY, Catalog, infoOf, makeDef, type IndexDef, type IndexInfo } from './catalog';
 import type { IndexedRecord, RecordChange } from './indexes';
 import type { QueryOptions, QueryPlan } from './query/execute';
@@ -73,6 +73,8 @@ type WriteOp =
   | { kind: 'raw'; reads: readonly ExtraRead[]; fn: RawPlan<unknown>; durability: Durability | undefined; done?: Settle }
   /** Index entries for existing records (index build); a record whose stamp changed since it was read is skipped (the write that changed it indexed it). */
   | { kind: 'build'; def: IndexDef; items: { key: string; stamp: string; value: unknown }[]; done?: Settle }
+  /** New bodies for records re-encrypted by a key rotation; a record rewritten since it was read is skipped (its write used the new key). */
+  | { kind: 'reseal'; items: { key: string; stamp: string; b: Uint8Array; f: number }[]; done?: Settle }
   /** A change of the index catalog: applied alone, then the in-memory catalog follows. */
   | { kind: 'catalog'; fn: (catalog: Catalog) => { ops: BatchOp[]; put?: IndexInfo; remove?: string }; done?: Settle };
 
@@ -150,7 +152,7 @@ function writeKeys(ops: readonly WriteOp[]): string[] {
     }
     else if (op.kind === 'del') for (const k of op.keys) keys.add(k);
     else if (op.kind === 'expire') for (const c of op.candidates) keys.add(c.key);
-    else if (op.kind === 'build') for (const it of op.items) keys.add(it.key);
+    else if (op.kind === 'build' || op.kind === 'reseal') for (const it of op.items) keys.add(it.key);
   }
   return [...keys];
 }
@@ -725,6 +727,12 @@ export class Backend {
     this.opening = undefined;
     this.listenToOtherContexts();
     this.scheduleSweep(0);
+    // A key rotation was interrupted: finish re-encrypting in the background.
+    if (this.encryption && this.encryption.keyIds.length > 1) {
+      void this.resealAll().catch((error: unknown) => {
+        if (this.status === 'open') this.events.emit('error', { error: error as Error, backend: this.name, operation: 'rotate' });
+      });
+    }
   }
 
   // ---------------------------------------------------------------- internals
@@ -1069,6 +1077,65 @@ export class Backend {
     }
   }
 
+  /**
+   * Re-keys an encrypted backend: a new data key wrapped by `newKey` is stored first (from then on
+   * only `newKey` opens the backend, and it reads every record), then every record sealed with an
+   * older key is re-encrypted in place, in chunks, with `rotate` progress events; reads and writes
+   * go on meanwhile. Resumable: a backend opened after an interruption finishes the re-encryption
+   * in the background. Resolves the number of records re-encrypted.
+   */
+  async rotateEncryptionKey(newKey: string | Uint8Array | CryptoKey, options?: { signal?: AbortSignalLike }): Promise<number> {
+    if (this.status !== 'open') await this.ready();
+    if (!this.encryption) invalid(`backend "${this.name}" is not encrypted: open it with enableEncryption and encryptionKey first`);
+    const p = await this.loadProtect();
+    const { ctx, toStore } = await p.rotateContext(this.encryption, newKey);
+    await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
+    this.encryption = ctx;
+    this.options = { ...this.options, encryptionKey: newKey };
+    return this.resealAll(options?.signal);
+  }
+
+  /** Re-encrypts every record not sealed with the current key, then retires the old keys. */
+  private async resealAll(signal?: AbortSignalLike): Promise<number> {
+    const p = await this.loadProtect();
+    // Writes already being sealed with the old key land before the scan passes them.
+    while (this.flushing) await this.flushDone;
+    const current = this.encryption!.currentKeyId;
+    const total = (await this.engine.keys('r', {})).length;
+    let done = 0;
+    let resealed = 0;
+    let gt: string | undefined;
+    this.emitRotate('resealing', 0, total);
+    for (;;) {
+      if (signal?.aborted) throw signal.reason ?? new Error('key rotation aborted');
+      const rows = await this.engine.range('r', gt === undefined ? { limit: 256 } : { gt, limit: 256 });
+      if (rows.length === 0) break;
+      gt = rows[rows.length - 1]![0];
+      const items: { key: string; stamp: string; b: Uint8Array; f: number }[] = [];
+      for (const [key, raw] of rows) {
+        const rec = checkEnvelope(raw, key);
+        if (!(rec.f & CodecFlag.Encrypted) || p.sealedKeyId(rec.b) === current) continue;
+        const plain = await p.unseal(rec.b, rec.f, key, this.encryption);
+        // Re-encrypt only (a compressed body stays compressed: seal() leaves the codec's output alone).
+        const s = await p.seal(plain.b, plain.f, key, { compression: rec.f & CodecFlag.Compressed ? { level: this.options.compressionLevel ?? 6, threshold: 0 } : undefined, encryption: this.encryption });
+        items.push({ key, stamp: recordStamp(rec), b: s.b as Uint8Array, f: s.f });
+      }
+      if (items.length > 0) resealed += await this.enqueue<number>({ kind: 'reseal', items });
+      done += rows.length;
+      this.emitRotate('resealing', Math.min(done, total), total);
+      if (rows.length < 256) break;
+    }
+    const retired = p.retireKeys(this.encryption!);
+    await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: retired.toStore }], result: undefined }), 'strict');
+    this.encryption = retired.ctx;
+    this.emitRotate('done', total, total);
+    return resealed;
+  }
+
+  private emitRotate(phase: 'resealing' | 'done', done: number, total: number): void {
+    if (this.events.has('rotate')) this.events.emit('rotate', { backend: this.name, phase, done, total });
+  }
+
   /** @internal The value of a stored record: decoded, after decompressing / decrypting its body when its flags say so. */
   decodeRecord(rec: RecordEnvelope, key: string): unknown {
     if ((rec.f & SEALED) === 0) return decodeValue(rec.b);
@@ -1273,6 +1340,18 @@ export class Backend {
         } catch (error) {
           results.push({ op, error, events });
         }
+      } else if (op.kind === 'reseal') {
+        let n = 0;
+        for (const it of op.items) {
+          const rec = current.get(it.key);
+          if (rec === undefined || recordStamp(rec) !== it.stamp) continue;
+          const next: RecordEnvelope = { ...rec, b: it.b, f: it.f };
+          batch.push({ type: 'put', space: 'r', key: it.key, value: next });
+          current.set(it.key, next);
+          if (used !== undefined) used += recordSize(it.key, next) - recordSize(it.key, rec);
+          n++;
+        }
+        results.push({ op, value: n, events });
       } else if (op.kind === 'build') {
         const changes: RecordChange[] = [];
         for (const it of op.items) {

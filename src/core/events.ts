@@ -6,7 +6,7 @@
 import { invalid } from './errors';
 import type { StorageEventName, StorageEvents, StorageListener } from './types';
 
-const NAMES: ReadonlySet<string> = new Set<StorageEventName>(['set', 'delete', 'expire', 'evict', 'index', 'error']);
+const NAMES: ReadonlySet<string> = new Set<StorageEventName>(['set', 'delete', 'expire', 'evict', 'index', 'rotate', 'error']);
 
 export class Emitter {
   private readonly listeners = new Map<StorageEventName, Set<(e: never) => void>>();

@@ -17,7 +17,7 @@ import type { IndexInfo } from './catalog';
 import type { QueryOptions, QueryPlan } from './query/execute';
 import type { TimeSeries } from './timeseries-handle';
 import type {
-  BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, IndexOptions, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions, StorageConfig,
+  AbortSignalLike, BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, IndexOptions, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions, StorageConfig,
   StorageEventName, StorageListener,
 } from './types';
 
@@ -357,6 +357,18 @@ export class StorageSystem {
       });
     }
     return { backends };
+  }
+
+  /**
+   * Re-keys an encrypted backend (default: the default backend): see Backend.rotateEncryptionKey.
+   *
+   * @example
+   * ```ts
+   * await storage.rotateEncryptionKey(newKey, { backend: 'vault' });
+   * ```
+   */
+  async rotateEncryptionKey(newKey: string | Uint8Array | CryptoKey, options?: { signal?: AbortSignalLike } & RouteOptions): Promise<number> {
+    return this.route(options).rotateEncryptionKey(newKey, withoutBackend(options));
   }
 
   // ----------------------------------------------------------------- transactions

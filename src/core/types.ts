@@ -196,6 +196,8 @@ export interface StorageEvents {
   expire: { key: string; backend: string; expiresAt: number; remote?: true };
   /** Auto-cleanup evicted an entry to stay under its size limit (`reason`: `expired` or the strategy). */
   evict: { key: string; backend: string; reason: 'expired' | 'lru' | 'lfu' | 'ttl'; remote?: true };
+  /** Progress of `rotateEncryptionKey` (or of its resumption at open): records done of total, then `done`. */
+  rotate: { backend: string; phase: 'resealing' | 'done'; done: number; total: number };
   /** Progress of an index: `building` (with done/total records), then `ready`; `failed` or `dropped`. */
   index: { backend: string; collection: string; index: string; phase: 'building' | 'ready' | 'failed' | 'dropped'; done?: number; total?: number };
   /** A background task failed (sweep, open). */
