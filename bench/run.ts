@@ -7,7 +7,8 @@
  * search vs MiniSearch and across tiers (bench/search.ts), time series on LevelDB
  * (bench/timeseries.ts); their IndexedDB cases run in Chromium (bench/issue4-browser.ts).
  * Rows 17–20 (issue #5, `--only protect`): encryption, compression, the record cache and
- * auto-cleanup, each against the same operations without the feature (bench/issue5.ts).
+ * auto-cleanup, each against the same operations without the feature (bench/issue5.ts; row 17's
+ * IndexedDB case in Chromium: bench/issue5-browser.ts).
  *
  *   npm run bench                        # everything, 3 runs per row
  *   npm run bench -- --only node         # node | browser | size | query | search | timeseries | protect
@@ -182,6 +183,10 @@ async function main(): Promise<void> {
     });
     lines.push(...r.lines);
     notes.push(...r.notes);
+    const { runIssue5Browser } = await import('./issue5-browser.ts');
+    const b = await runIssue5Browser({ runs: args.runs, keys: multipleOf(5_000 * args.scale, 100), root: ROOT, log });
+    lines.push(...b.lines);
+    notes.push(...b.notes);
   }
   if (args.only.includes('size')) {
     const { measureSize } = await import('./size.ts');

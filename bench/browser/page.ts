@@ -15,6 +15,10 @@
  * Issue #4 (rows 11 and 14; the `issue4*` functions, driven by bench/issue4-browser.ts): the
  * indexed equality query on IndexedDB vs Dexie, and search on IndexedDB vs the memory tier, on
  * stores of their own (bench/lib/corpus.ts data).
+ *
+ * Issue #5 (row 17 on IndexedDB; the `issue5*` functions, driven by bench/issue5-browser.ts):
+ * set() and get() of ~200 B records, one awaited call at a time, on an encrypted SDK store
+ * (`{ enableEncryption: true, encryptionKey }`) and on an unencrypted one.
  */
 import Dexie, { type Table } from 'dexie';
 import type { Durability, StorageSystem } from '../../src/index.browser.ts';
@@ -54,6 +58,13 @@ type Issue4Handle =
 
 let data: Data | undefined;
 const issue4 = new Map<string, Issue4Handle>();
+const issue5 = new Map<string, StorageSystem>();
+let issue5Data: { keys: string[]; values: BenchRecord[]; order: number[] } | undefined;
+const issue5Of = (name: string): StorageSystem => {
+  const db = issue5.get(name);
+  if (!db) throw new Error(`bench page: no issue #5 store "${name}"`);
+  return db;
+};
 let System: SystemClass | null = null;
 const handles = new Map<string, Handle>();
 let sink = 0;
@@ -390,6 +401,49 @@ const api = {
       if (!(h.kind === 'sdk' && h.memory)) await request(indexedDB.deleteDatabase(h.name));
     }
     issue4.clear();
+  },
+
+  /** Row 17: a fresh SDK store on IndexedDB, encrypted with `key` (32 bytes) or not (`key` null). */
+  async issue5Open(name: string, key: number[] | null, n: number): Promise<void> {
+    if (!System) throw new Error('bench page: the SDK browser entry is not bundled');
+    if (!issue5Data || issue5Data.keys.length !== n) issue5Data = { ...makeDataset(n), order: shuffledIndexes(n, 5) };
+    await request(indexedDB.deleteDatabase(name));
+    const db = new System({ defaultBackend: 'file' });
+    await db.createBackend('file', key ? { basePath: name, enableEncryption: true, encryptionKey: new Uint8Array(key) } : { basePath: name }).open();
+    issue5.set(name, db);
+  },
+
+  /** Row 17: set() of the first `n` records, one awaited call at a time; ops/s. */
+  async issue5Set(name: string, n: number): Promise<number> {
+    const db = issue5Of(name);
+    const { keys, values } = issue5Data!;
+    return opsPerSecond(n, async () => {
+      for (let i = 0; i < n; i++) await db.set(keys[i]!, values[i]);
+    });
+  },
+
+  /** Row 17: get() of the first `n` records in a shuffled order, one awaited call at a time; ops/s. */
+  async issue5Get(name: string, n: number): Promise<number> {
+    const db = issue5Of(name);
+    const { keys, order } = issue5Data!;
+    return opsPerSecond(n, async () => {
+      for (const i of order) if (i < n) use(await db.get(keys[i]!));
+    });
+  },
+
+  /** Row 17: whether the last record written reads back equal (JSON) to the value written. */
+  async issue5Check(name: string, n: number): Promise<boolean> {
+    const { keys, values } = issue5Data!;
+    return JSON.stringify(await issue5Of(name).get(keys[n - 1]!)) === JSON.stringify(values[n - 1]);
+  },
+
+  /** Closes every issue #5 store and deletes its database. */
+  async issue5CloseAll(): Promise<void> {
+    for (const [name, db] of issue5) {
+      await db.close();
+      await request(indexedDB.deleteDatabase(name));
+    }
+    issue5.clear();
   },
 
   sink(): number {
