@@ -74,6 +74,9 @@ export class StorageSystem {
   /** An independent system (not the singleton). */
   constructor(config?: StorageConfig) {
     this.config = Object.freeze({ ...checkConfig(config) });
+    if (this.config.enableEncryption && this.config.encryptionKey === undefined) {
+      invalid('StorageConfig: enableEncryption needs an encryptionKey (a passphrase, 32 key bytes or a CryptoKey)');
+    }
     this.defaultName = this.config.defaultBackend ?? 'memory';
   }
 

@@ -332,7 +332,7 @@ test('a transaction in page B conflicts when page A changes what it depends on b
  */
 
 /** Two pages of a fresh context, each with a StorageSystem on one fresh store. */
-async function twoTabs(what: string, options: { sweepInterval?: number; maxSize?: number } = {}) {
+async function twoTabs(what: string, options: { sweepInterval?: number; maxSize?: number; cacheSize?: number } = {}) {
   const context = await browser!.newContext();
   const A = await openTab(context, 'pageA');
   const B = await openTab(context, 'pageB');
@@ -367,6 +367,32 @@ test('an index created or dropped in one tab is maintained and used by the other
   assert.equal(await call(A, 'dropIndex', 'u', 'email'), true);
   await call(B, 'set', 'u.3', { email: 'b@x' }); // allowed once the unique index is gone
   assert.equal(await call(B, 'explainIndex', 'u.*', { email: 'b@x' }), null);
+  await closeContext(context);
+});
+
+test('a record cache stays coherent with another tab\'s writes (random operations in two cached tabs agree with a model)', { skip, timeout: 60_000 }, async () => {
+  const { context, A, B } = await twoTabs('cache', { cacheSize: 16 });
+  const model = new Map<string, unknown>();
+  let polled = 0;
+  let seed = 11;
+  const rand = (m: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % m; };
+  for (let i = 0; i < 150; i++) {
+    const [writer, reader] = rand(2) === 0 ? [A, B] : [B, A];
+    const key = `c.${rand(10)}`;
+    if (rand(4) === 0) { await call(writer, 'delete', key); model.delete(key); }
+    else { await call(writer, 'set', key, i); model.set(key, i); }
+    // The writer reads its own write at once; the other tab once the change notice has arrived
+    // (polled for up to 1 s: a cache that ignored notices would stay stale for ever).
+    assert.deepEqual(await call(writer, 'get', key), model.get(key), `writer reads ${key}`);
+    let t = 0;
+    for (; t < 50 && JSON.stringify(await call(reader, 'get', key)) !== JSON.stringify(model.get(key)); t++) await new Promise((r) => setTimeout(r, 20));
+    if (t > 0) polled++;
+    assert.deepEqual(await call(reader, 'get', key), model.get(key), `other tab reads ${key} after the notice`);
+  }
+  const hits = (t: Tab) => call<{ backends: Record<string, { cache?: { hits: number } }> }>(t, 'metrics').then((m) => m.backends.file?.cache?.hits ?? 0);
+  const [ha, hb] = [await hits(A), await hits(B)];
+  console.log(`# cache hits: page A ${ha}, page B ${hb}; the other tab's first read was stale (notice not yet in) ${polled} time(s) of 150`);
+  assert.ok(ha > 50 && hb > 50, 'the tabs read through their caches');
   await closeContext(context);
 });
 

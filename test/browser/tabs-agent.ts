@@ -27,6 +27,8 @@ export interface OpenOptions {
   sweepInterval?: number;
   openTimeout?: number;
   maxSize?: number;
+  /** Entries of a record cache in front of the store (enableCaching). */
+  cacheSize?: number;
 }
 
 /** A failure, as data: the code and name survive the trip to Node. */
@@ -68,6 +70,7 @@ export function createAgent() {
         basePath: o.basePath,
         ...(o.sweepInterval !== undefined && { sweepInterval: o.sweepInterval }),
         ...(o.maxSize !== undefined && { maxSize: o.maxSize }),
+        ...(o.cacheSize !== undefined && { enableCaching: true, cacheSize: o.cacheSize }),
       });
       storage.on('set', record('set'));
       storage.on('delete', record('delete'));
@@ -85,6 +88,7 @@ export function createAgent() {
     batchGet: (keys: string[]) => s().batchGet(keys),
     keys: (pattern?: string) => s().keys(pattern),
     version: async (key: string) => (await s().getEntry(key))?.metadata.version,
+    metrics: () => s().getMetrics(),
     createIndex: (collection: string, fields: string | string[], options?: { unique?: boolean }) => s().createIndex(collection, fields, options),
     dropIndex: (collection: string, name: string) => s().dropIndex(collection, name),
     queryKeys: async (pattern: string, filter: Record<string, unknown>) => (await s().query(pattern, { filter })).map((e) => e.key),

@@ -39,10 +39,11 @@ test('setDefaultBackend routes plain calls; unknown names are refused', async ()
   await s.close();
 });
 
-test('the database tier and encryption are refused clearly in this release', async () => {
+test('the database tier is refused clearly in this release; encryption without a key is refused', async () => {
   const s = new StorageSystem();
   assert.throws(() => s.createBackend('database', { connectionString: 'postgresql://localhost/app' }), /not available in this release/);
-  assert.throws(() => s.createBackend('file', { enableEncryption: true, encryptionKey: 'k' }), /not available in this release/);
+  assert.throws(() => s.createBackend('file', { enableEncryption: true }), /needs an encryptionKey/);
+  assert.throws(() => s.createBackend('file', { enableEncryption: true, encryptionKey: new Uint8Array(3) }), StorageValidationError);
   assert.deepEqual(s.listBackends(), []);
   await s.close();
 });
