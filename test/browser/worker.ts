@@ -15,13 +15,13 @@ scope.onmessage = async (e: MessageEvent<{ basePath: string }>) => {
     const expired: string[] = [];
     storage.on('expire', (ev) => expired.push(ev.key));
     await storage.set('w.a', { from: 'worker', at: new Date(5) }, { tags: ['w'] });
-    await storage.batchSet([{ key: 'w.b', value: new Map([[1, 'x']]) }, { key: 'w.short', value: 1, ttl: 0.05 }]);
+    await storage.batchSet([{ key: 'w.b', value: new Map([[1, 'x']]) }, { key: 'w.short', value: 1, ttl: 0.5 }]);
     const steps: Record<string, unknown> = {
       get: portable(await storage.get('w.a')),
       batchGet: portable(await storage.batchGet(['w.b', 'w.none'])),
       keysBefore: await storage.keys('w.*'),
     };
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 1000)); // w.short (ttl 0.5 s: room for a loaded machine before keysBefore) expires and is swept
     steps.expired = expired;
     steps.keysAfter = await storage.keys('w.*');
     steps.deleted = await storage.delete('w.b');
