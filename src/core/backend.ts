@@ -928,7 +928,8 @@ export class Backend {
         if (err instanceof NeedRoom) {
           // Auto-cleanup: evict in the same engine batch as the writes that need the room.
           evictions++;
-          const keys = await this.victims(err.bytes, err.keep);
+          // Evict a little ahead (1/64 of the limit) so that a store at its limit does not evict on every write.
+          const keys = await this.victims(err.bytes, Math.max(err.bytes, Math.floor(this.maxBytes! / 64)), err.keep);
           if (keys.length === 0) evictions = 8; // nothing evictable: the writes fail with StorageQuotaError
           else {
             const first = ops[0]!;
@@ -1544,10 +1545,10 @@ export class Backend {
   }
 
   /**
-   * Entries to evict so that `bytes` are freed: expired ones first, then by the strategy; never a
+   * Entries to evict so that at least `bytes` (aiming for `ahead`) are freed: expired ones first, then by the strategy; never a
    * key of `keep` (written by the writes that need the room) or of an open transaction.
    */
-  private async victims(bytes: number, keep: ReadonlySet<string>): Promise<string[]> {
+  private async victims(bytes: number, ahead: number, keep: ReadonlySet<string>): Promise<string[]> {
     const now = Date.now();
     const expired = (await this.engine.keys('x', { lt: expiryKey(now + 1, '') })).map((k) => k.slice(EXPIRY_DIGITS));
     let order: Iterable<string>;
@@ -1561,7 +1562,7 @@ export class Backend {
     let batch: string[] = [];
     const measureBatch = async () => {
       const raws = await this.engine.getMany('r', batch);
-      for (let i = 0; i < batch.length && freed < bytes; i++) {
+      for (let i = 0; i < batch.length && freed < ahead; i++) {
         const k = batch[i]!;
         if (raws[i] === undefined) {
           this.recency?.delete(k);
@@ -1572,14 +1573,17 @@ export class Backend {
       }
       batch = [];
     };
-    for (const k of [...expired, ...order]) {
-      if (freed >= bytes) break;
-      if (seen.has(k) || keep.has(k) || this.pinned.has(k)) continue;
-      seen.add(k);
-      batch.push(k);
-      if (batch.length >= 16) await measureBatch();
+    // Lazily: an eviction usually needs a handful of entries, never a copy of the recency list.
+    for (const list of [expired, order]) {
+      for (const k of list) {
+        if (freed >= ahead) break;
+        if (seen.has(k) || keep.has(k) || this.pinned.has(k)) continue;
+        seen.add(k);
+        batch.push(k);
+        if (batch.length >= 16) await measureBatch();
+      }
     }
-    if (batch.length > 0 && freed < bytes) await measureBatch();
+    if (batch.length > 0 && freed < ahead) await measureBatch();
     // Never evict for a write that cannot fit even then: it fails with StorageQuotaError instead.
     return freed >= bytes ? chosen : [];
   }
