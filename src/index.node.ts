@@ -41,6 +41,6 @@ export type {
   TimeSeriesRange, TimeSeriesRawQuery, TimeSeriesRetention, TimeSeriesRetentionInfo, TimeSeriesSample, TimeSeriesWriteOptions,
 } from './core/timeseries';
 export type {
-  AbortSignalLike, BackendOptions, BackendType, BatchEntry, BatchOptions, Durability, Entry, IndexOptions, Metadata, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions,
+  AbortSignalLike, BackendOptions, CryptoKeyLike, EncryptionKeyInput, BackendType, BatchEntry, BatchOptions, Durability, Entry, IndexOptions, Metadata, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions,
   StorageConfig, StorageEventName, StorageEvents, StorageListener,
 } from './core/types';

@@ -16,7 +16,7 @@ import { checkCollection, checkKey, compilePattern, describe, type Pattern } fro
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
 import { CodecFlag, checkEnvelope, recordSize, type RecordEnvelope } from './record';
 import { decodeValue, encodeValue } from './codec/value';
-import type { AbortSignalLike, BackendOptions, BackendType, BatchEntry, Durability, Entry, IndexOptions, Metadata, SearchHit, SearchIndexOptions, SearchOptions, StorageEvents } from './types';
+import type { AbortSignalLike, BackendOptions, EncryptionKeyInput, BackendType, BatchEntry, Durability, Entry, IndexOptions, Metadata, SearchHit, SearchIndexOptions, SearchOptions, StorageEvents } from './types';
 import { CATALOG_PREFIX, CATALOG_VERSION_KEY, Catalog, infoOf, makeDef, type IndexDef, type IndexInfo } from './catalog';
 import type { IndexedRecord, RecordChange } from './indexes';
 import type { QueryOptions, QueryPlan } from './query/execute';
@@ -83,6 +83,8 @@ export type RawPlan<T> = (values: (StoredValue | undefined)[], now: number) => {
 
 type IndexesModule = typeof import('./indexes');
 type ProtectModule = typeof import('./protect/index');
+/** A real CryptoKey is checked by openEncryption (the public type is structural: no DOM lib needed). */
+type EncryptionKey = import('./protect/index').EncryptionKey;
 /** Codec flags of a compressed or encrypted body. */
 const SEALED = CodecFlag.Compressed | CodecFlag.Encrypted;
 /** Metadata-space key of the encryption key info (salt, KDF parameters, wrapped data keys, check). */
@@ -1054,7 +1056,7 @@ export class Backend {
     const stored = await this.engine.get('m', ENCRYPTION_KEY);
     if (o.enableEncryption) {
       const p = await this.loadProtect();
-      const { ctx, toStore } = await p.openEncryption(o.encryptionKey!, stored as never);
+      const { ctx, toStore } = await p.openEncryption(o.encryptionKey as EncryptionKey, stored as never);
       if (toStore) await this.engine.batch([{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], { durability: 'strict' });
       this.encryption = ctx;
     } else if (stored !== undefined) {
@@ -1085,11 +1087,11 @@ export class Backend {
    * go on meanwhile. Resumable: a backend opened after an interruption finishes the re-encryption
    * in the background. Resolves the number of records re-encrypted.
    */
-  async rotateEncryptionKey(newKey: string | Uint8Array | CryptoKey, options?: { signal?: AbortSignalLike }): Promise<number> {
+  async rotateEncryptionKey(newKey: EncryptionKeyInput, options?: { signal?: AbortSignalLike }): Promise<number> {
     if (this.status !== 'open') await this.ready();
     if (!this.encryption) invalid(`backend "${this.name}" is not encrypted: open it with enableEncryption and encryptionKey first`);
     const p = await this.loadProtect();
-    const { ctx, toStore } = await p.rotateContext(this.encryption, newKey);
+    const { ctx, toStore } = await p.rotateContext(this.encryption, newKey as EncryptionKey);
     await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
     this.encryption = ctx;
     this.options = { ...this.options, encryptionKey: newKey };

@@ -17,7 +17,7 @@ import type { IndexInfo } from './catalog';
 import type { QueryOptions, QueryPlan } from './query/execute';
 import type { TimeSeries } from './timeseries-handle';
 import type {
-  AbortSignalLike, BackendOptions, BackendType, BatchEntry, BatchOptions, Entry, IndexOptions, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions, StorageConfig,
+  AbortSignalLike, BackendOptions, BackendType, EncryptionKeyInput, BatchEntry, BatchOptions, Entry, IndexOptions, RouteOptions, SearchHit, SearchIndexOptions, SearchOptions, SetOptions, StorageConfig,
   StorageEventName, StorageListener,
 } from './types';
 
@@ -370,7 +370,7 @@ export class StorageSystem {
    * await storage.rotateEncryptionKey(newKey, { backend: 'vault' });
    * ```
    */
-  async rotateEncryptionKey(newKey: string | Uint8Array | CryptoKey, options?: { signal?: AbortSignalLike } & RouteOptions): Promise<number> {
+  async rotateEncryptionKey(newKey: EncryptionKeyInput, options?: { signal?: AbortSignalLike } & RouteOptions): Promise<number> {
     return this.route(options).rotateEncryptionKey(newKey, withoutBackend(options));
   }
 

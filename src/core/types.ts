@@ -96,7 +96,7 @@ export interface BackendOptions {
   /** Encrypt record bodies at rest with AES-GCM-256 (needs `encryptionKey`). */
   enableEncryption?: boolean;
   /** A passphrase (PBKDF2-SHA256, 600,000 iterations), 32 raw key bytes or an HKDF `CryptoKey`. */
-  encryptionKey?: string | Uint8Array | CryptoKey;
+  encryptionKey?: EncryptionKeyInput;
   /** database tier (not available in this release). */
   connectionString?: string;
   /** database tier (not available in this release). */
@@ -120,7 +120,7 @@ export interface StorageConfig {
   /** Default of `enableEncryption` for backends this system creates. */
   enableEncryption?: boolean;
   /** Default of `encryptionKey`. */
-  encryptionKey?: string | Uint8Array | CryptoKey;
+  encryptionKey?: EncryptionKeyInput;
   /** Default `sweepInterval` of backends (ms). */
   sweepInterval?: number;
   /** Deadline for opening a backend (ms, default 5000). */
@@ -135,6 +135,20 @@ export interface AbortSignalLike {
   readonly aborted: boolean;
   readonly reason?: unknown;
 }
+
+/**
+ * What tierstore needs of a WebCrypto `CryptoKey` (declared here so that the types need no DOM
+ * lib): pass a real `CryptoKey` (an HKDF key).
+ */
+export interface CryptoKeyLike {
+  readonly type: string;
+  readonly extractable: boolean;
+  readonly algorithm: unknown;
+  readonly usages: readonly string[];
+}
+
+/** An encryption key: a passphrase, 32 raw key bytes, or an HKDF `CryptoKey`. */
+export type EncryptionKeyInput = string | Uint8Array | CryptoKeyLike;
 
 /** Options of `createIndex` (besides the routing option). */
 export interface IndexOptions {
