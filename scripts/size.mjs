@@ -12,12 +12,12 @@ import { gzipSync } from 'node:zlib';
 
 // The issue's target is 8 KB and is not reached (see BENCHMARKS.md): the budget CI enforces is the
 // measured initial load plus a little headroom, so any growth fails loudly while the target stays
-// visible. Issues #4/#5 raised it from 20 KiB (18.1 KB measured) to 28 KiB (27.1 KB measured): the
+// visible. Issues #4/#5 raised it from 20 KiB (18.1 KB measured) to 30 KiB (29.0 KB measured): the
 // write path of every app now carries index upkeep (catalog, derived reads, raw writes), quotas with
-// auto-cleanup and the sealing hooks; queries, indexes, search, documents, time series, compression
-// and encryption themselves load with import() on first use (~46 KB more).
+// auto-cleanup, the record cache and the sealing/rotation hooks; queries, indexes, search, documents,
+// time series, compression and encryption themselves load with import() on first use (~46 KB more).
 const TARGET = 8192;
-const BUDGET = 28 * 1024;
+const BUDGET = 30 * 1024;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = process.argv.includes('--dist') ? './dist/index.browser.mjs' : './src/index.browser.ts';
 
