@@ -10,7 +10,7 @@
  */
 import type { BatchOp, Engine, ExtraRead, ExtraValue, MaybePromise, RangeQuery, Space, StoredValue } from './engine';
 import { prefixUpperBound } from './engine';
-import { StorageConflictError, StorageConnectionError, StorageError, StorageQuotaError, invalid } from './errors';
+import { StorageConflictError, StorageConnectionError, StorageError, StorageQuotaError, StorageValidationError, invalid } from './errors';
 import type { Emitter } from './events';
 import { checkCollection, checkKey, compilePattern, describe, type Pattern } from './keys';
 import { checkBatchEntry, checkBatchOptions, checkSetOptions, parseSize, type WriteOptions } from './options';
@@ -38,7 +38,9 @@ function indexed(rec: RecordEnvelope | undefined, decoded: unknown, protect: Pro
   if (!rec) return undefined;
   let value = decoded;
   if (value === undefined) {
-    // Encrypted backends have no indexes (createIndex refuses), so a sealed body here is compressed.
+    // Decrypting is asynchronous: an encrypted old record's entries come from the blind index's
+    // reverse entry instead (every index of an encrypted backend is blind).
+    if (rec.f & CodecFlag.Encrypted) return { value: undefined, meta: metadataOf(rec), expiresAt: rec.e, sealed: true };
     const b = rec.f & SEALED ? protect!.unsealSync(rec.b, rec.f, undefined).b : rec.b;
     value = decodeValue(b);
   }
@@ -460,7 +462,8 @@ export class Backend {
   async createIndex(collection: string, fields: string | string[], options?: IndexOptions): Promise<IndexInfo> {
     const { checkIndexSpec } = await this.loadDerived();
     const info = checkIndexSpec(collection, fields, options);
-    await this.refuseIndexWhenEncrypted();
+    if (this.status !== 'open') await this.ready();
+    if (this.encryption) info.blind = true;
     return (await import('./index-build')).createIndex(this, info, options?.signal);
   }
 
@@ -472,7 +475,7 @@ export class Backend {
     checkCollection(collection);
     const { signal, ...rest } = (options ?? {}) as SearchIndexOptions;
     const o = (await searchModule()).checkSearchIndexOptions(collection, rest);
-    await this.refuseIndexWhenEncrypted();
+    await this.refuseSearchIndexWhenEncrypted();
     await this.loadDerived();
     return (await import('./index-build')).createIndex(this, { type: 'search', collection, name: 'search', fields: o.fields, unique: false, state: 'building', multikey: false, ...(o.boosts ? { boosts: o.boosts } : {}) }, signal);
   }
@@ -568,10 +571,10 @@ export class Backend {
     return new (await import('./timeseries')).TimeSeries(this);
   }
 
-  /** Index entries hold field values in plaintext: an encrypted backend has none. */
-  private async refuseIndexWhenEncrypted(): Promise<void> {
+  /** Search postings hold the words of the text in plaintext: an encrypted backend has none. */
+  private async refuseSearchIndexWhenEncrypted(): Promise<void> {
     if (this.status !== 'open') await this.ready();
-    if (this.encryption) invalid(`backend "${this.name}" is encrypted: secondary and search index entries would store field values in plaintext, so they are refused (queries and search still work, by scanning)`);
+    if (this.encryption) invalid(`backend "${this.name}" is encrypted: search index postings would store the words of the text in plaintext, so search indexes are refused on it (search still works, by scanning; secondary indexes are blind and allowed)`);
   }
 
   /** Other tabs may change the catalog (IndexedDB): reads check its version first. */
@@ -1055,10 +1058,36 @@ export class Backend {
     }
     const stored = await this.engine.get('m', ENCRYPTION_KEY);
     if (o.enableEncryption) {
+      // Indexes made before encryption was turned on hold field values in plaintext (checked
+      // before anything is written: a refused open leaves the store as it was).
+      const catalog = await this.engine.range('m', { gte: CATALOG_PREFIX, lt: prefixUpperBound(CATALOG_PREFIX, 'utf16') });
+      const open = catalog.map(([, v]) => v as IndexInfo).find((i) => !i.blind);
+      if (open) {
+        throw new StorageValidationError(`backend "${this.name}" is opened with encryption, and its ${open.type} index "${open.name}" of "${open.collection}" holds field values in plaintext (it was made before encryption was turned on): open it without encryption, drop its indexes (dropIndex), then turn encryption on and create them again (they become blind)`);
+      }
       const p = await this.loadProtect();
-      const { ctx, toStore } = await p.openEncryption(o.encryptionKey as EncryptionKey, stored as never);
-      if (toStore) await this.engine.batch([{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], { durability: 'strict' });
+      const key = o.encryptionKey as EncryptionKey;
+      let { ctx, toStore } = await p.openEncryption(key, stored as never);
+      // A new store (or one gaining its blind-index key). Another tab may be doing the same at this
+      // very moment: store the key info only if the stored one is still what was read, in one
+      // engine transaction, and otherwise open with what the other tab stored.
+      let seen = stored;
+      for (let tries = 0; toStore !== undefined; tries++) {
+        if (tries === 3) throw new StorageConnectionError(`backend "${this.name}": the encryption key info kept changing while opening (other tabs opening it?)`);
+        const put: BatchOp = { type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore };
+        let now: StoredValue | undefined = seen;
+        if (this.engine.update) {
+          const expected = JSON.stringify(seen ?? null);
+          await this.engine.update([], (_, [cur]) => (JSON.stringify((now = cur as StoredValue | undefined) ?? null) === expected ? [put] : []), { durability: 'strict' }, [{ space: 'm', key: ENCRYPTION_KEY }]);
+        } else {
+          await this.engine.batch([put], { durability: 'strict' }); // one process owns a LevelDB / memory store
+        }
+        if (JSON.stringify(now ?? null) === JSON.stringify(seen ?? null)) break;
+        seen = now;
+        ({ ctx, toStore } = await p.openEncryption(key, now as never));
+      }
       this.encryption = ctx;
+      this.catalog.blinder = p.blindIndexer(ctx);
     } else if (stored !== undefined) {
       throw new StorageConnectionError(`backend "${this.name}" holds encrypted data: open it with enableEncryption and its encryptionKey`, { code: 'STORAGE_BAD_KEY' });
     }

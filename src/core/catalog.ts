@@ -5,6 +5,7 @@
  * tabs notice. Small on purpose: the write path loads the entry code (indexes.ts) only once a
  * backend has an index.
  */
+import { StorageError } from './errors';
 import type { SearchIndexDef } from './search/search';
 
 /** What `listIndexes` reports about one index. */
@@ -25,6 +26,12 @@ export interface IndexInfo {
   multikey: boolean;
   /** Search index field boosts. */
   boosts?: Record<string, number>;
+  /**
+   * A blind index (every index of an encrypted backend): its entries hold keyed HMACs of the field
+   * values instead of the values, so they serve equality and `$in` lookups (and unique checks),
+   * never ranges or sorts, and reveal only which records share a value.
+   */
+  blind?: boolean;
 }
 
 /** @internal An index definition with what the write path needs precomputed. */
@@ -41,6 +48,8 @@ export interface IndexDef extends IndexInfo {
   search?: SearchIndexDef;
   /** Search dictionary markers this process has written (they are never rewritten by it). */
   knownTerms?: Set<string>;
+  /** Blind indexes: the backend's keyed MAC (see `Catalog.blinder`). */
+  mac?: (scope: string, value: string) => string;
 }
 
 /** `m`-space key prefix of index definitions. */
@@ -59,12 +68,18 @@ export function makeDef(info: IndexInfo): IndexDef {
   return def;
 }
 
+/** The blind form of an encoded value (see `encodeOrdered`) of field `f` of a blind index. */
+export function blindValue(def: IndexDef, f: number, enc: string): string {
+  return def.mac!(def.id + '\u0000' + f, enc);
+}
+
 /** The description of a definition as stored and listed (a fresh object). */
 export function infoOf(def: IndexDef): IndexInfo {
   const info: IndexInfo = {
     type: def.type, collection: def.collection, name: def.name, fields: [...def.fields], unique: def.unique, state: def.state, multikey: def.multikey,
   };
   if (def.boosts) info.boosts = { ...def.boosts };
+  if (def.blind) info.blind = true;
   return info;
 }
 
@@ -72,6 +87,8 @@ export function infoOf(def: IndexDef): IndexInfo {
 export class Catalog {
   /** Version of the stored catalog this copy reflects. */
   version = 0;
+  /** The keyed MAC of an encrypted backend, given to its blind indexes (set before the catalog loads). */
+  blinder: ((scope: string, value: string) => string) | undefined;
   private readonly byId = new Map<string, IndexDef>();
   private readonly byCollection = new Map<string, IndexDef[]>();
 
@@ -89,6 +106,10 @@ export class Catalog {
   }
 
   put(def: IndexDef): void {
+    if (def.blind) {
+      if (!this.blinder) throw new StorageError(`internal: blind index "${def.name}" of "${def.collection}" on a backend without a blind-index key`);
+      def.mac = this.blinder;
+    }
     this.remove(def.id);
     this.byId.set(def.id, def);
     const list = this.byCollection.get(def.collection) ?? [];

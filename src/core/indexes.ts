@@ -8,13 +8,17 @@
  *
  * Entry layouts (keys relative to the index prefix `<collection>\u0001<name>\u0000`):
  * - secondary index: encodeOrdered(v1) + … + encodeOrdered(vn) + recordKey → [recordKey, expiresAt]
+ * - blind index (encrypted backends): blind(v1) + … + blind(vn) + recordKey → [recordKey, expiresAt],
+ *   where blind(v) is 32 hex digits of a keyed HMAC of encodeOrdered(v) (see `blindIndexer`),
+ *   plus `~` + recordKey → the record's tuples (hex strings): old entries are found from it, since
+ *   an old encrypted record cannot be decrypted inside a write's engine transaction.
  * - search index: see src/core/search/search.ts, plus `k` + recordKey → the record's statistics
  *   contribution (a marker: the record's postings are in the index) and `s` → summed statistics.
  */
 import type { Catalog, IndexDef } from './catalog';
-import { CATALOG_PREFIX, infoOf } from './catalog';
+import { CATALOG_PREFIX, blindValue, infoOf } from './catalog';
 import type { BatchOp, ExtraRead, ExtraValue, StoredValue } from './engine';
-import { StorageConflictError, invalid } from './errors';
+import { StorageConflictError, StorageError, invalid } from './errors';
 import { checkCollection, describe } from './keys';
 import { MISSING, encodeOrdered } from './query/order';
 import { candidates, checkPath, isMultikey } from './query/path';
@@ -52,8 +56,8 @@ export function checkIndexSpec(collection: unknown, fields: unknown, options: un
 }
 
 
-/** A record as the index code sees it. */
-export interface IndexedRecord { value: unknown; meta: Metadata; expiresAt: number }
+/** A record as the index code sees it (`sealed`: an encrypted old record, whose value is not read). */
+export interface IndexedRecord { value: unknown; meta: Metadata; expiresAt: number; sealed?: true }
 
 /** @internal Secondary-index entries of a record: full `i`-space keys → [recordKey, expiresAt]. */
 export function indexEntries(def: IndexDef, key: string, rec: IndexedRecord): { keys: string[]; tuples: string[]; multikey: boolean } {
@@ -63,7 +67,8 @@ export function indexEntries(def: IndexDef, key: string, rec: IndexedRecord): { 
     const source = def.meta[f] ? rec.meta : rec.value;
     const cands = candidates(source, def.segs[f]!);
     if (cands.length > 1 || (!multikey && isMultikey(source, def.segs[f]!))) multikey = true;
-    const encs = cands.length === 0 ? [MISSING] : [...new Set(cands.map(encodeOrdered))];
+    let encs = cands.length === 0 ? [MISSING] : [...new Set(cands.map(encodeOrdered))];
+    if (def.mac) encs = encs.map((e) => blindValue(def, f, e));
     if (encs.length === 1) tuples = tuples.map((t) => t + encs[0]);
     else {
       const next: string[] = [];
@@ -76,6 +81,9 @@ export function indexEntries(def: IndexDef, key: string, rec: IndexedRecord): { 
   }
   return { keys: tuples.map((t) => def.prefix + t + key), tuples: tuples.map((t) => def.prefix + t), multikey };
 }
+
+/** Key of a blind index's reverse entry for a record (`~` sorts after every hex digit). */
+const reverseKey = (def: IndexDef, key: string) => def.prefix + '~' + key;
 
 /** One record change seen by the index code. */
 export interface RecordChange { key: string; old: IndexedRecord | undefined; next: IndexedRecord | undefined }
@@ -129,6 +137,7 @@ export class DerivedPlan {
     }
     for (const key of touched) {
       for (const def of catalog.forKey(key) ?? []) {
+        if (def.blind) reads.set('p' + reverseKey(def, key), { space: 'i', key: reverseKey(def, key) });
         if (def.type !== 'search') continue;
         reads.set('p' + def.prefix + STATS_KEY, { space: 'i', key: def.prefix + STATS_KEY });
         reads.set('p' + def.prefix + 'k' + key, { space: 'i', key: def.prefix + 'k' + key });
@@ -188,8 +197,25 @@ export class DerivedPlan {
           if (stats) pointSet.set(def.prefix + STATS_KEY, stats);
           continue;
         }
-        const before = old ? entriesOrNone(def, key, old) : undefined;
+        let before: { keys: string[]; tuples: string[] } | undefined;
         const after = next ? indexEntries(def, key, next) : undefined;
+        if (def.blind) {
+          // Old entries come from the reverse entry: an encrypted old record is not readable here.
+          const rev = reverseKey(def, key);
+          const had = point(rev) as string[] | undefined;
+          if (had) before = { keys: had.map((t) => def.prefix + t + key), tuples: had.map((t) => def.prefix + t) };
+          const tuples = after?.tuples.map((t) => t.slice(def.prefix.length));
+          if (tuples && (!had || had.join() !== tuples.join())) {
+            ops.push({ type: 'put', space: 'i', key: rev, value: tuples });
+            pointSet.set(rev, tuples);
+          } else if (!tuples && had) {
+            ops.push({ type: 'del', space: 'i', key: rev });
+            pointSet.set(rev, undefined);
+          }
+        } else if (old) {
+          if (old.sealed) throw new StorageError(`internal: index "${def.name}" of "${def.collection}" is not blind, and the old record "${key}" is encrypted`);
+          before = entriesOrNone(def, key, old);
+        }
         // Entry values carry expiresAt: when it changes, every entry is rewritten.
         const rewrite = old === undefined || next === undefined || old.expiresAt !== next.expiresAt;
         const kept = new Set(rewrite ? [] : before?.keys.filter((k) => after!.keys.includes(k)));

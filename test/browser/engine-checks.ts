@@ -287,6 +287,34 @@ export function engineChecks(test: Declare): void {
     equal(blocked, false, 'the refused connection was closed');
   });
 
+  test('two tabs creating one encrypted store at once end up with one data key', async () => {
+    // Each StorageSystem is its own IndexedDB connection: to IndexedDB, another tab. Both find no
+    // key info and make a data key; only one may be stored, and both must seal with it.
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    for (let round = 0; round < 8; round++) {
+      const location = freshName();
+      const tabs = [new StorageSystem({ defaultBackend: 'file' }), new StorageSystem({ defaultBackend: 'file' })];
+      const backends = tabs.map((s) => s.createBackend('file', { basePath: location, enableEncryption: true, encryptionKey: key }));
+      try {
+        await Promise.all(backends.map((b) => b.open()));
+        await Promise.all(backends.map((b, i) => b.set(`from.${i}`, { tab: i, round })));
+        for (const b of backends) {
+          for (let i = 0; i < 2; i++) deepEqual(await b.get(`from.${i}`), { tab: i, round }, `round ${round}: a record written by tab ${i} reads in every tab`);
+        }
+      } finally {
+        await Promise.all(tabs.map((s) => s.close()));
+      }
+      const again = new StorageSystem({ defaultBackend: 'file' });
+      const b = again.createBackend('file', { basePath: location, enableEncryption: true, encryptionKey: key });
+      try {
+        for (let i = 0; i < 2; i++) deepEqual(await b.get(`from.${i}`), { tab: i, round }, `round ${round}: reopened`);
+      } finally {
+        await again.close();
+        await deleteDatabase(location, 3000);
+      }
+    }
+  });
+
   test('no IndexedDB (private mode, sandboxed frame): StorageConnectionError with a clear message', async () => {
     const own = Object.getOwnPropertyDescriptor(window, 'indexedDB');
     Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true, writable: true });

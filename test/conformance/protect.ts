@@ -3,7 +3,8 @@
  * holding a mix (an option switched on with data present), tampered ciphertexts (a flipped bit in
  * the version, key id, IV, body or tag; two records' ciphertexts swapped) always detected as
  * StorageCorruptionError and never returned as data, a wrong or missing key refused at open, and
- * what an encrypted backend refuses (indexes, time series: they would store plaintext).
+ * what an encrypted backend refuses (search indexes, time series: they would store plaintext), and
+ * its blind secondary indexes (keyed hashes: equality only, no field value in any entry).
  */
 import type { StorageSystem } from '../../src/core/system';
 import { deepEqual, equal, ok, rejects } from '../support/assert';
@@ -28,6 +29,7 @@ function samples(): [string, unknown][] {
 type Raw = { f: number; b: string | Uint8Array } & Record<string, unknown>;
 const backendOf = (s: StorageSystem) => s.getBackend(s.defaultBackend)! as unknown as {
   rawGet(space: 'r', key: string): Promise<Raw | undefined>;
+  rawRange(space: 'i', q: Record<string, never>): Promise<[string, unknown][]>;
   rawWrite(reads: never[], fn: () => { ops: { type: 'put'; space: 'r'; key: string; value: unknown }[]; result: undefined }): Promise<void>;
 };
 
@@ -140,18 +142,127 @@ export function protectTests(test: Declare, target: Target): void {
     }
   });
 
-  test('protect: an encrypted backend refuses indexes and time series (they would store plaintext); bad options are refused', async () => {
+  test('protect: an encrypted backend refuses search indexes and time series (they would store plaintext); bad options are refused', async () => {
     const f = await target.open({ enableEncryption: true, encryptionKey: KEY });
     try {
-      await rejects(() => f.storage.createIndex('u', 'email'), 'STORAGE_VALIDATION');
       await rejects(() => f.storage.createSearchIndex('u', { fields: ['bio'] }), 'STORAGE_VALIDATION');
       await rejects(() => f.storage.timeSeries.write({ metric: 'm', timestamp: 1, value: 1 }), 'STORAGE_VALIDATION');
       await f.storage.set('u.1', { email: 'a@x', bio: 'likes tea' });
-      deepEqual((await f.storage.query('u.*', { filter: { email: 'a@x' } })).map((e) => e.key), ['u.1'], 'queries scan instead');
       deepEqual((await f.storage.search('u.*', { query: 'tea', fields: ['bio'] })).map((h) => h.key), ['u.1'], 'search scans instead');
+      deepEqual(await f.storage.listIndexes('u'), [], 'nothing was created');
       await rejects(async () => f.storage.createBackend('memory', { name: 'x', enableEncryption: true }), 'STORAGE_VALIDATION');
       await rejects(async () => f.storage.createBackend('memory', { name: 'y', enableEncryption: true, encryptionKey: new Uint8Array(5) }), 'STORAGE_VALIDATION');
       await rejects(async () => f.storage.createBackend('memory', { name: 'z', enableCompression: true, compressionLevel: 10 }), 'STORAGE_VALIDATION');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test('protect: secondary indexes of an encrypted backend are blind: equality, $in and unique work, entries hold no field value, upkeep through updates, deletes, TTL, transactions, reopen and rotation', async () => {
+    const options = { enableEncryption: true, encryptionKey: KEY, enableCompression: true };
+    let f = await target.open(options);
+    const cities = ['Oslo', 'Lima', 'Kyiv', undefined];
+    const model = new Map<string, { email: string; age: number; city?: string; tags: string[] }>();
+    const user = (i: number) => {
+      const city = cities[i % 4];
+      return { email: `user${i}@mail.example`, age: 20 + (i % 50), ...(city === undefined ? {} : { city }), tags: [`t${i % 3}`, `t${(i % 5) + 3}`] };
+    };
+    /** Every query result must equal a scan of the model; `strategy` is what explain must report. */
+    const check = async (label: string, filter: Record<string, unknown>, strategy: string, pick: (v: ReturnType<typeof user>) => boolean) => {
+      const want = [...model].filter(([, v]) => pick(v)).map(([k]) => k).sort();
+      const got = (await f.storage.query('u.*', { filter })).map((e) => e.key).sort();
+      deepEqual(got, want, `${label}: results`);
+      equal((await f.storage.explain('u.*', { filter })).strategy, strategy, `${label}: strategy`);
+    };
+    const checkAll = async (label: string) => {
+      await check(`${label} email`, { email: 'user7@mail.example' }, 'index', (v) => v.email === 'user7@mail.example');
+      await check(`${label} $in`, { city: { $in: ['Oslo', 'Kyiv'] } }, 'index', (v) => v.city === 'Oslo' || v.city === 'Kyiv');
+      await check(`${label} compound`, { city: 'Lima', age: 21 }, 'index', (v) => v.city === 'Lima' && v.age === 21);
+      await check(`${label} equality then range`, { city: 'Lima', age: { $gte: 40 } }, 'index', (v) => v.city === 'Lima' && v.age >= 40);
+      await check(`${label} missing`, { city: null }, 'index', (v) => v.city === undefined);
+      await check(`${label} array element`, { tags: 't4' }, 'index', (v) => v.tags.includes('t4'));
+      await check(`${label} range alone scans`, { age: { $lt: 25 } }, 'scan', (v) => v.age < 25);
+      const sorted = (await f.storage.query('u.*', { sort: { age: 1 }, limit: 5 })).map((e) => (e.value as { age: number }).age);
+      deepEqual(sorted, [...model.values()].map((v) => v.age).sort((a, b) => a - b).slice(0, 5), `${label}: sort by a scan`);
+      // The `i` space holds keyed hashes: no email, city or tag appears in any entry key or value.
+      const entries = await backendOf(f.storage).rawRange('i', {});
+      const text = JSON.stringify(entries);
+      for (const word of ['mail.example', 'Oslo', 'Lima', 'Kyiv', '"t4"', 'user7']) ok(!text.includes(word), `${label}: "${word}" does not appear in index entries`);
+      // Exactly the entries the live records imply: one per record for email, one per distinct tag
+      // plus one for the whole array (arrays are indexed as elements and as a value).
+      const forward = (name: string) => entries.filter(([k]) => k.startsWith(`u\u0001${name}\u0000`) && k[`u\u0001${name}\u0000`.length] !== '~').length;
+      equal(forward('email'), model.size, `${label}: email entries`);
+      equal(forward('city,age'), model.size, `${label}: city,age entries`);
+      equal(forward('tags'), [...model.values()].reduce((n, v) => n + new Set(v.tags).size + 1, 0), `${label}: tags entries`);
+    };
+    try {
+      for (let i = 0; i < 120; i++) model.set(`u.${i}`, user(i));
+      await f.storage.batchSet([...model].map(([key, value]) => ({ key, value })));
+      const info = await f.storage.createIndex('u', 'email', { unique: true });
+      equal(info.blind, true, 'createIndex reports a blind index');
+      await f.storage.createIndex('u', ['city', 'age']);
+      await f.storage.createIndex('u', 'tags');
+      deepEqual((await f.storage.listIndexes('u')).map((i) => [i.name, i.blind]).sort(), [['city,age', true], ['email', true], ['tags', true]]);
+      await checkAll('built');
+
+      // Upkeep: updates, deletes, unique violations, transactions, TTL.
+      const moved = { ...user(5), email: 'moved@mail.example', city: 'Oslo' };
+      await f.storage.set('u.5', moved);
+      model.set('u.5', moved);
+      await f.storage.delete('u.6');
+      model.delete('u.6');
+      await rejects(() => f.storage.set('u.8', { ...user(8), email: 'user7@mail.example' }), 'STORAGE_CONFLICT');
+      deepEqual(await f.storage.get('u.8'), user(8), 'a refused unique write changed nothing');
+      await f.storage.transaction(async (tx) => {
+        await tx.set('u.200', user(200));
+        await tx.delete('u.9');
+      });
+      model.set('u.200', user(200));
+      model.delete('u.9');
+      await f.storage.set('u.300', user(300), { ttl: 0.15 });
+      equal((await f.storage.query('u.*', { filter: { email: 'user300@mail.example' } })).length, 1, 'a TTL record is indexed');
+      await sleep(400);
+      equal((await f.storage.query('u.*', { filter: { email: 'user300@mail.example' } })).length, 0, 'and gone once expired');
+      for (let waited = 0; (await backendOf(f.storage).rawGet('r', 'u.300')) !== undefined && waited < 5000; waited += 50) await sleep(50);
+      deepEqual((await f.storage.query('u.*', { filter: { email: 'moved@mail.example' } })).map((e) => e.key), ['u.5']);
+      equal((await f.storage.query('u.*', { filter: { email: 'user5@mail.example' } })).length, 0, 'the old value is no longer indexed');
+      await checkAll('after writes');
+
+      if (f.reopen) {
+        // Old records now come from disk, encrypted: upkeep must not need to decrypt them.
+        f = await f.reopen(options);
+        const again = { ...user(10), email: 'again@mail.example' };
+        await f.storage.set('u.10', again);
+        model.set('u.10', again);
+        await f.storage.delete('u.11');
+        model.delete('u.11');
+        await checkAll('reopened');
+      }
+      await f.storage.rotateEncryptionKey(OTHER_KEY);
+      await checkAll('rotated');
+      if (f.reopen) {
+        f = await f.reopen({ ...options, encryptionKey: OTHER_KEY });
+        await checkAll('rotated and reopened');
+      }
+      await f.storage.clear();
+      model.clear();
+      await checkAll('cleared');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test('protect: an index made before encryption was turned on refuses the encrypted open with a clear error', async () => {
+    let f = await target.open({});
+    try {
+      if (!f.reopen) return; // needs a persistent engine
+      await f.storage.set('u.1', { email: 'a@x' });
+      await f.storage.createIndex('u', 'email');
+      const reopen = f.reopen;
+      const err = await rejects(() => reopen({ enableEncryption: true, encryptionKey: KEY }), 'STORAGE_VALIDATION');
+      ok(/plaintext/.test(err.message) && /dropIndex/.test(err.message), err.message);
+      f = await reopen({});
+      deepEqual(await f.storage.get('u.1'), { email: 'a@x' }, 'the store is unchanged');
     } finally {
       await f.cleanup();
     }

@@ -15,6 +15,9 @@ import {
   DEFAULT_COMPRESSION, checkCompression, isSealed, loadCompression, openEncryption, retireKeys, rotateContext, seal, sealedKeyId,
   storedInfo, unseal, unsealSync, type EncryptionContext, type StoredKeyInfo,
 } from '../../src/core/protect/index';
+import { createHmac } from 'node:crypto';
+import { useNodeCipher } from '../../src/core/protect/crypto';
+import { hmacSha256 } from '../../src/core/protect/hmac';
 import { loadCodec, nodeZlibCodec, pakoCodec, useCodec, type DeflateCodec } from '../../src/core/protect/compress';
 import {
   BAD_KEY, THRESHOLD, binaryBody, checkFixture, codeOfCall, contexts, makeFixture, nativeStreamChecks, randomRoundTrips,
@@ -271,6 +274,60 @@ describe('cross-platform fixtures (Node side; test/browser/protect.test.ts passe
       assert.deepEqual(r.failures, [], codec.name);
       assert.ok(r.compressed >= 4 && r.encrypted >= 12, JSON.stringify(r));
     });
+  });
+});
+
+describe('AES-GCM implementations (node:crypto in Node, crypto.subtle elsewhere)', () => {
+  test('a body sealed by either opens with the other; tampering is caught by both', async (t) => {
+    const { ctx, other } = await contexts();
+    const plain = new TextEncoder().encode(JSON.stringify({ secret: 'x'.repeat(300), n: 42 }));
+    try {
+      for (const [sealer, opener] of [[true, false], [false, true], [true, true], [false, false]] as const) {
+        useNodeCipher(sealer);
+        const sealed = await seal(plain, CodecFlag.Binary, 'k.1', { encryption: ctx });
+        useNodeCipher(opener);
+        const opened = await unseal(sealed.b, sealed.f, 'k.1', ctx);
+        assert.ok(sameBytes(opened.b as Uint8Array, plain), `sealed by ${sealer ? 'node' : 'subtle'}, opened by ${opener ? 'node' : 'subtle'}`);
+        await assert.rejects(unseal(sealed.b, sealed.f, 'k.2', ctx), StorageCorruptionError);
+      }
+      let attempts = 0;
+      for (const on of [true, false]) {
+        useNodeCipher(on);
+        const r = await tamperChecks(ctx, other);
+        assert.deepEqual(r.failures, [], `tamper checks with ${on ? 'node:crypto' : 'crypto.subtle'}`);
+        attempts += r.attempts;
+      }
+      t.diagnostic(`${attempts} tampered reads across both implementations, all STORAGE_CORRUPTION`);
+    } finally {
+      useNodeCipher(true);
+    }
+  });
+});
+
+describe('HMAC-SHA256 for blind indexes', () => {
+  const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  test('RFC 4231 vectors, portable and node:crypto', () => {
+    const vectors: [Uint8Array, Uint8Array, string][] = [
+      [new Uint8Array(20).fill(0x0b), bytes('Hi There'), 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7'],
+      [bytes('Jefe'), bytes('what do ya want for nothing?'), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843'],
+      [new Uint8Array(131).fill(0xaa), bytes('Test Using Larger Than Block-Size Key - Hash Key First'), '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54'],
+    ];
+    for (const [key, data, want] of vectors) {
+      assert.equal(hex(hmacSha256(key, 'js')(data)), want);
+      assert.equal(hex(hmacSha256(key, 'node')(data)), want);
+    }
+  });
+  test('the portable implementation equals node:crypto for every length 0–300 and random keys', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), fc.uint8Array({ maxLength: 300 }), (key, data) => {
+      assert.equal(hex(hmacSha256(key, 'js')(data)), createHmac('sha256', key).update(data).digest('hex'));
+    }), { numRuns: 500 });
+    const key = new Uint8Array(32).fill(9);
+    const mac = hmacSha256(key, 'js');
+    for (let n = 0; n <= 300; n++) {
+      const data = new Uint8Array(n).map((_, i) => i * 7);
+      assert.equal(hex(mac(data)), createHmac('sha256', key).update(data).digest('hex'), `length ${n}`);
+    }
   });
 });
 

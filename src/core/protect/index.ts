@@ -33,7 +33,7 @@ import { deflate, inflate, inflateSync, loadCodec } from './compress';
 import { openBytes, sealBytes, type EncryptionContext } from './crypto';
 
 export {
-  openEncryption, rotateContext, retireKeys, storedInfo, sealedKeyId,
+  openEncryption, rotateContext, retireKeys, storedInfo, sealedKeyId, blindIndexer,
   PBKDF2_ITERATIONS, SEAL_VERSION,
   type EncryptionContext, type EncryptionKey, type KeyOptions, type StoredKeyInfo,
 } from './crypto';

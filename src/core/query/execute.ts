@@ -8,7 +8,7 @@
 import type { Engine, RangeQuery, StoredValue } from '../engine';
 import { prefixUpperBound } from '../engine';
 import { StorageConflictError, invalid } from '../errors';
-import type { Catalog, IndexDef } from '../catalog';
+import { blindValue, type Catalog, type IndexDef } from '../catalog';
 import { checkKey, compilePattern, describe, type Pattern } from '../keys';
 import { checkEnvelope, type RecordEnvelope } from '../record';
 import type { Entry, Metadata } from '../types';
@@ -155,11 +155,19 @@ function fit(c: Compiled, def: IndexDef, order: 'utf16' | 'codepoint'): { score:
   for (; k < def.fields.length; k++) {
     const con = c.filter.constraints.get(def.fields[k]!);
     if (!con?.in || con.in.some((v) => v !== null && classOf(v) === 10)) break;
-    const encs = [...new Set(con.in.flatMap((v) => (v === null ? [encodeOrdered(null), MISSING] : [encodeOrdered(v)])))];
+    let encs = [...new Set(con.in.flatMap((v) => (v === null ? [encodeOrdered(null), MISSING] : [encodeOrdered(v)])))];
+    if (def.mac) encs = encs.map((e) => blindValue(def, k, e));
     if (prefixes.length * encs.length > MAX_RANGES) break;
     prefixes = prefixes.flatMap((p) => encs.map((e) => p + e));
     described.push({ field: def.fields[k]!, equals: con.in });
     score += 10;
+  }
+  // A blind index holds keyed hashes, not ordered values: it serves equality (and $in) on a
+  // leading run of its fields, never a range, a sort, or a whole-index scan.
+  if (def.mac) {
+    if (k === 0) return undefined;
+    if (def.unique && k === def.fields.length) score += 100;
+    return { score, choice: { def, ranges: prefixes.map((p) => ({ gte: p, lt: prefixUpperBound(p, order)! })), described, sortDir: 0, base: prefixes[0]! } };
   }
   let ranges: { gte: string; lt: string }[];
   const con = k < def.fields.length ? c.filter.constraints.get(def.fields[k]!) : undefined;
