@@ -248,6 +248,8 @@ export class Backend {
   private protect: ProtectModule | undefined;
   /** Compression settings, when enabled. */
   private compression: { level: number; threshold: number } | undefined;
+  /** Between storing a rotation's key info and sealing with its key (see plan). */
+  private rotating = false;
   /** The encryption context, when the backend encrypts (opened with its key). */
   private encryption: import('./protect/index').EncryptionContext | undefined;
   /** Tasks run after each sweep (time-series retention). */
@@ -981,7 +983,11 @@ export class Backend {
   private extraReads(ops: readonly WriteOp[], keys: readonly string[]): ExtraRead[] {
     const reads: ExtraRead[] = [];
     // Another tab may have changed the catalog: its version is read in the write's own transaction.
-    if (this.engine.capabilities.multiContext) reads.push({ space: 'm', key: CATALOG_VERSION_KEY }, { space: 'm', key: USED_KEY });
+    if (this.engine.capabilities.multiContext) {
+      reads.push({ space: 'm', key: CATALOG_VERSION_KEY }, { space: 'm', key: USED_KEY });
+      // Another tab may have rotated the key: read in the write's own transaction (see plan).
+      if (this.encryption) reads.push({ space: 'm', key: ENCRYPTION_KEY });
+    }
     for (const op of ops) if (op.kind === 'raw') reads.push(...op.reads);
     if (!this.catalog.empty) {
       const puts: { key: string; value: unknown }[] = [];
@@ -1121,8 +1127,13 @@ export class Backend {
     if (!this.encryption) invalid(`backend "${this.name}" is not encrypted: open it with enableEncryption and encryptionKey first`);
     const p = await this.loadProtect();
     const { ctx, toStore } = await p.rotateContext(this.encryption, newKey as EncryptionKey);
-    await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
-    this.encryption = ctx;
+    this.rotating = true; // own writes sealed with the old key id may land after the new info
+    try {
+      await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
+      this.encryption = ctx;
+    } finally {
+      this.rotating = false;
+    }
     this.options = { ...this.options, encryptionKey: newKey };
     return this.resealAll(options?.signal);
   }
@@ -1227,6 +1238,13 @@ export class Backend {
         counted = extraValues[1];
         shared = true;
       } else shared = counted !== undefined; // a limit set: this write starts the shared counter
+      // A tab still sealing with the key id of before another tab's rotation must not write: the
+      // other tab's re-encryption may have passed those keys already, and once it retires the
+      // old data key such records could never be read again.
+      const info = this.encryption && !this.rotating ? (extraValues[2] as { current?: number } | undefined) : undefined;
+      if (info && info.current !== this.encryption!.currentKeyId) {
+        throw new StorageConnectionError(`backend "${this.name}": another tab or worker rotated the encryption key (now key id ${info.current}, this one seals with ${this.encryption!.currentKeyId}); close this backend and open it with the new encryptionKey. Nothing was written`, { code: 'STORAGE_BAD_KEY' });
+      }
     }
     const only = ops.length === 1 ? ops[0]! : undefined;
     if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && counted === undefined && !this.cache && !this.catalog.forKey(only.muts[0]!.key)) {

@@ -315,6 +315,37 @@ export function engineChecks(test: Declare): void {
     }
   });
 
+  test('after another tab rotates the encryption key, a tab still holding the old key cannot write (STORAGE_BAD_KEY), and writes nothing', async () => {
+    const location = freshName();
+    const k1 = crypto.getRandomValues(new Uint8Array(32));
+    const k2 = crypto.getRandomValues(new Uint8Array(32));
+    const tabs = [new StorageSystem({ defaultBackend: 'file' }), new StorageSystem({ defaultBackend: 'file' })];
+    const [a, b] = tabs.map((s) => s.createBackend('file', { basePath: location, enableEncryption: true, encryptionKey: k1 }));
+    try {
+      await a!.batchSet(Array.from({ length: 50 }, (_, i) => ({ key: `r.${i}`, value: i })));
+      await b!.set('from.b', 'before');
+      await a!.rotateEncryptionKey(k2);
+      await rejects(b!.set('from.b', 'after'), 'STORAGE_BAD_KEY');
+      await rejects(b!.batchSet([{ key: 'r.1', value: 'stale' }, { key: 'new.1', value: 1 }]), 'STORAGE_BAD_KEY');
+      equal(await a!.get('from.b'), 'before', 'the refused write changed nothing');
+      equal(await a!.get('r.1'), 1);
+      equal(await a!.get('new.1'), undefined);
+      await a!.set('from.a', 'after');
+      equal(await a!.get('from.a'), 'after', 'the rotating tab writes on');
+    } finally {
+      await Promise.all(tabs.map((s) => s.close()));
+    }
+    const again = new StorageSystem({ defaultBackend: 'file' });
+    const c = again.createBackend('file', { basePath: location, enableEncryption: true, encryptionKey: k2 });
+    try {
+      for (let i = 0; i < 50; i++) equal(await c.get(`r.${i}`), i === 1 ? 1 : i, 'every record reads with the new key');
+      equal(await c.get('from.b'), 'before');
+    } finally {
+      await again.close();
+      await deleteDatabase(location, 3000);
+    }
+  });
+
   test('no IndexedDB (private mode, sandboxed frame): StorageConnectionError with a clear message', async () => {
     const own = Object.getOwnPropertyDescriptor(window, 'indexedDB');
     Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true, writable: true });
