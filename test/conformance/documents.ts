@@ -5,7 +5,7 @@
  */
 import type { Declare, Fixture, Target } from './types';
 import { deepEqual, equal, ok, rejects } from '../support/assert';
-import { rejectsUnchanged, sleep } from './util';
+import { rejectsUnchanged, sleep, storeRunner } from './util';
 
 type Data = Record<string, unknown>;
 
@@ -25,14 +25,7 @@ function collect(storage: Fixture['storage']) {
 }
 
 export function documentTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open(options);
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
   const ids = (docs: { id: string }[]) => docs.map((d) => d.id);
 
   /** Six users with explicit ids (key order = id order), ages with ties and one missing age. */

@@ -1,16 +1,10 @@
 /** Key-value behaviour every engine must share. */
 import type { Declare, Target } from './types';
 import { deepEqual, equal, ok, rejects } from '../support/assert';
+import { storeRunner } from './util';
 
 export function kvTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Awaited<ReturnType<Target['open']>>) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open(options);
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
 
   test('set then get returns an equal value; a missing key is undefined', withStore(async ({ storage }) => {
     const profile = { id: 'user-123', name: 'John Doe', preferences: { theme: 'dark' } };

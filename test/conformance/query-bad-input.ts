@@ -5,7 +5,7 @@
  */
 import type { Declare, Fixture, Target } from './types';
 import { deepEqual, equal, ok } from '../support/assert';
-import { rejectsUnchanged, snapshot } from './util';
+import { rejectsUnchanged, snapshot, storeRunner } from './util';
 
 type Storage = Fixture['storage'];
 
@@ -264,14 +264,7 @@ for (const [l, v] of [['a number', 5], ['empty', ''], ['null', null], ['an objec
 BAD_PAGING.push(['unknown option skip', { skip: 1 }], ['unknown option projection', { projection: { a: 1 } }], ['unknown option filters', { filters: {} }], ['unknown option $where', { $where: 'true' }]);
 
 export function queryBadInputTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open(options);
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
 
   /** Records of users.* (one with arrays), an index on age, a search index on `orders`. */
   const seed = async (storage: Storage) => {

@@ -9,7 +9,7 @@ import { deepEqual, equal, ok, rejects } from '../support/assert';
 import { arbDoc, arbFilter, arbIndexedFilter, arbPage, arbSort } from './query-arbitraries';
 import { refQuery, type RefRow } from './reference-query';
 import type { Declare, Fixture, Target } from './types';
-import { rejectsUnchanged, sleep } from './util';
+import { rejectsUnchanged, sleep, storeRunner } from './util';
 
 /** Indexes the differential test creates, and the field its indexed filters constrain. */
 const INDEXES: { fields: string | string[]; name: string; on: string }[] = [
@@ -49,14 +49,7 @@ async function rejectsMatching(fn: () => Promise<unknown>, re: RegExp): Promise<
 }
 
 export function queryTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open(options);
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
   const runs = target.name === 'memory' ? 60 : 25;
 
   /** Checks one query against the reference; with `after`, also the next page. */

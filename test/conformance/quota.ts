@@ -7,7 +7,7 @@
 import type { StorageSystem } from '../../src/core/system';
 import { deepEqual, equal, ok, rejects } from '../support/assert';
 import type { Declare, Fixture, Target } from './types';
-import { rejectsUnchanged, sleep } from './util';
+import { rejectsUnchanged, sleep, storeRunner } from './util';
 
 /** Stored bytes of a string value under a key (README: key + JSON body + 39-byte header). */
 const sizeOf = (key: string, value: string) => new TextEncoder().encode(key).length + 39 + new TextEncoder().encode(JSON.stringify(value)).length;
@@ -25,14 +25,7 @@ async function recount(storage: StorageSystem): Promise<number> {
 const backendOf = (storage: StorageSystem) => storage.getBackend(storage.defaultBackend) as unknown as { usedBytes?: number };
 
 export function quotaTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open(options);
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
 
   test('quota: maxSize is exact to the byte; a write past it fails and writes nothing', withStore(async ({ storage }) => {
     const limit = sizeOf('k', 'x'.repeat(100));

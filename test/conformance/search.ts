@@ -6,7 +6,7 @@
  */
 import type { Declare, Fixture, Target } from './types';
 import { deepEqual, equal, ok } from '../support/assert';
-import { rejectsUnchanged, sleep } from './util';
+import { rejectsUnchanged, sleep, storeRunner } from './util';
 import { BM25_B, BM25_K1, FUZZY_MIN_LENGTH, FUZZY_WEIGHT, PREFIX_WEIGHT } from '../../src/core/search/search';
 
 // ----------------------------------------------------------------------------- the reference
@@ -172,14 +172,7 @@ const withFields = (o: SearchOpts): SearchOpts => ({ ...o, fields: o.fields ?? F
 type Hit = { key: string; value: unknown; score: number };
 
 export function searchTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open(options);
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
   const seed = async (storage: Fixture['storage'], rows: [string, unknown][] = CORPUS) => {
     await storage.batchSet([...rows, ...OUTSIDE].map(([key, value]) => ({ key, value })));
   };

@@ -11,6 +11,7 @@ import {
 import type { TimeSeries } from '../../src/core/timeseries-handle';
 import { AssertionError, deepEqual, equal, ok, rejects } from '../support/assert';
 import type { Declare, Fixture, Target } from './types';
+import { storeRunner } from './util';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -134,14 +135,7 @@ async function writeAll(ts: TimeSeries, points: TimeSeriesPoint[], chunk: number
 }
 
 export function timeSeriesTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
-    const f = await target.open({ sweepInterval: 0, ...options });
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target, { sweepInterval: 0 });
 
   test('time series: write one point or a batch; raw query in time order over [from, to), by tags, with a limit', withStore(async ({ storage }) => {
     const ts = storage.timeSeries;

@@ -1,17 +1,10 @@
 /** Transactions: atomicity, read-your-writes, optimistic conflicts, rollback, timeout, on every engine. */
 import type { Declare, Fixture, Target } from './types';
 import { deepEqual, equal, ok, rejects } from '../support/assert';
-import { sleep, snapshot } from './util';
+import { sleep, snapshot, storeRunner } from './util';
 
 export function transactionTests(test: Declare, target: Target): void {
-  const withStore = (fn: (f: Fixture) => Promise<void>) => async () => {
-    const f = await target.open();
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
-    }
-  };
+  const withStore = storeRunner(target);
 
   test('tx: commit applies every write at once; nothing is visible before', withStore(async ({ storage }) => {
     await storage.set('user.balance', 1);

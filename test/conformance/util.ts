@@ -1,5 +1,21 @@
 import type { StorageSystem } from '../../src/core/system';
 import { deepEqual } from '../support/assert';
+import type { Fixture, Target } from './types';
+
+/**
+ * `withStore(fn, options)`: a test body that opens a fresh store on `target` (with `defaults`
+ * under `options`), runs `fn` on it and always cleans it up.
+ */
+export function storeRunner(target: Target, defaults: Record<string, unknown> = {}) {
+  return (fn: (f: Fixture) => Promise<void>, options?: Record<string, unknown>) => async () => {
+    const f = await target.open({ ...defaults, ...options });
+    try {
+      await fn(f);
+    } finally {
+      await f.cleanup();
+    }
+  };
+}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
