@@ -64,20 +64,11 @@ export class Documents<T extends Record<string, unknown> = Record<string, unknow
     for (const [p, segs] of paths) {
       if (segs.some((s) => s === '' || s === '__proto__' || s === 'constructor' || s === 'prototype')) invalid(`changes: invalid path "${p}"`);
     }
-    let missing = false;
-    const result = await this.run(async (tx) => {
-      missing = false;
-      const entry = await tx.getEntry<T>(key);
-      this.checkVersion(id, entry, o.expectedVersion);
-      if (!entry) {
-        missing = true;
-        return;
-      }
+    return this.rewrite(id, key, o, (entry) => {
       const data = structuredClone(entry.value) as Record<string, unknown>;
       for (const [p, segs] of paths) setPath(data, segs, changes[p]);
-      await tx.set(key, data, { ttl: o.ttl ?? entry.metadata.ttl, tags: o.tags ?? entry.metadata.tags });
-    }, key, o.expectedVersion === undefined ? 5 : 0);
-    return missing ? undefined : result;
+      return { data: data as T, ttl: o.ttl ?? entry.metadata.ttl, tags: o.tags ?? entry.metadata.tags };
+    });
   }
 
   /** Replaces the data of an existing document (undefined when there is none). */
@@ -85,6 +76,14 @@ export class Documents<T extends Record<string, unknown> = Record<string, unknow
     const key = this.key(this.checkId(id));
     const o = checkWrite(options);
     checkData(data);
+    return this.rewrite(id, key, o, () => ({ data, ttl: o.ttl, tags: o.tags }));
+  }
+
+  /**
+   * Reads the document in a transaction, checks `expectedVersion`, and writes what `next` makes of
+   * it (undefined when there is no document). Retried on conflicts unless a version was expected.
+   */
+  private async rewrite(id: string, key: string, o: ReturnType<typeof checkWrite>, next: (entry: Entry<T>) => { data: T; ttl: number | undefined; tags: string[] | undefined }): Promise<Document<T> | undefined> {
     let missing = false;
     const result = await this.run(async (tx) => {
       missing = false;
@@ -94,7 +93,8 @@ export class Documents<T extends Record<string, unknown> = Record<string, unknow
         missing = true;
         return;
       }
-      await tx.set(key, data, { ttl: o.ttl, tags: o.tags });
+      const n = next(entry);
+      await tx.set(key, n.data, { ttl: n.ttl, tags: n.tags });
     }, key, o.expectedVersion === undefined ? 5 : 0);
     return missing ? undefined : result;
   }
