@@ -957,6 +957,7 @@ export class Backend {
     const extra = this.extraReads(ops, keys);
     let plan: Plan;
     let stale = 0;
+    const since = this.cache?.generation();
     if (this.engine.update) {
       // Read and write in one engine transaction (IndexedDB): no other tab can slip in between.
       let planned: Plan | undefined;
@@ -975,7 +976,7 @@ export class Backend {
       if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability });
     }
     this.staleMarkers.splice(0, stale);
-    this.afterApply(plan);
+    this.afterApply(plan, since);
     this.settle(plan);
   }
 
@@ -1010,9 +1011,20 @@ export class Backend {
     });
   }
 
-  /** In-memory follow-up of an applied batch: catalog changes. */
-  private afterApply(plan: Plan): void {
-    if (this.cache && plan.final) for (const key of plan.written) this.cache.update(key, plan.final.get(key));
+  /**
+   * In-memory follow-up of an applied batch: cache and catalog changes. `since` is the cache
+   * generation before the batch's engine write began.
+   */
+  private afterApply(plan: Plan, since?: number): void {
+    const cache = this.cache;
+    if (cache && plan.final) {
+      // A change notice that came in while the write was in flight may be of a later write by
+      // another tab: a browser may run it before our write's `complete` event (other task
+      // source). Which record is newer is unknown, so those keys are forgotten, not cached.
+      const noticed = since === undefined || cache.generation() === since ? [] : [...plan.written].filter((key) => cache.changedSince(key, since));
+      for (const key of plan.written) cache.update(key, plan.final.get(key));
+      for (const key of noticed) cache.invalidate(key);
+    }
     if (this.recency) for (const key of plan.written) if (plan.removed?.has(key)) this.recency.delete(key); else this.touch(key);
     for (const def of plan.flipped ?? []) {
       const cur = this.catalog.get(def.id);

@@ -8,7 +8,8 @@
  *   An expired record is still a stored record (the sweep has not removed it yet): it is cached as
  *   itself, and `get` drops it and reports it unknown, so the caller reads the engine.
  * - A fill (the result of an engine read) never overwrites a newer change: see {@link
- *   RecordCache.generation}.
+ *   RecordCache.generation}. Nor does a write's own record: the backend forgets a key instead when
+ *   a change notice for it arrived while the write was in flight ({@link RecordCache.changedSince}).
  * - Bounded by entry count and optionally by bytes (`recordSize`, the measure `maxSize` uses; a
  *   negative entry counts its key's UTF-8 length plus {@link NEGATIVE_OVERHEAD}). A record larger
  *   than the byte bound is not cached at all.
@@ -90,7 +91,8 @@ class Slot {
  * const raw = await engine.get('r', key);
  * const rec = raw === undefined ? undefined : checkEnvelope(raw, key);
  * cache.fill(key, rec, g);          // ignored if an update/invalidate of key happened since g
- * // ...and after every applied write: cache.update(key, newRecordOrUndefined)
+ * // ...and after every applied write: cache.update(key, newRecordOrUndefined), or
+ * // cache.invalidate(key) if cache.changedSince(key, generationBeforeTheWrite)
  * ```
  */
 export class RecordCache {
@@ -171,7 +173,7 @@ export class RecordCache {
    * Returns whether it was cached.
    */
   fill(key: string, rec: RecordEnvelope | undefined, generation: number): boolean {
-    if ((this.recent.get(key) ?? this.floor) > generation) {
+    if (this.changedSince(key, generation)) {
       this.staleFills++;
       return false;
     }
@@ -196,6 +198,11 @@ export class RecordCache {
     this.bytes += size - slot.size;
     slot.rec = NEGATIVE;
     slot.size = size;
+  }
+
+  /** Was `key` updated or invalidated since `generation` was taken (or, that long ago, might it have been)? */
+  changedSince(key: string, generation: number): boolean {
+    return (this.recent.get(key) ?? this.floor) > generation;
   }
 
   /** Forgets `key` and voids its in-flight fills (a change notice whose new record we do not have). */

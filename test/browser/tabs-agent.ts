@@ -87,6 +87,32 @@ export function createAgent() {
     get: (key: string) => s().get(key),
     batchGet: (keys: string[]) => s().batchGet(keys),
     keys: (pattern?: string) => s().keys(pattern),
+    clear: (pattern: string) => s().clear(pattern),
+    /** One transaction that sets `sets` and deletes `deletes`, committed (retried on conflict). */
+    txWrite: (sets: { key: string; value: unknown }[], deletes: string[]) => s().transaction(async (t) => {
+      for (const { key, value } of sets) await t.set(key, value);
+      for (const key of deletes) await t.delete(key);
+    }),
+    /** Hits of the file backend's record cache so far (see enableCaching). */
+    cacheHits: () => s().getMetrics().backends.file?.cache?.hits ?? 0,
+    /**
+     * Reads every key with get() (through the record cache) until each returns `expected[key]`
+     * (undefined where absent; compared as JSON), polling every 2 ms. Resolves how long that took;
+     * throws, naming the keys still wrong, after `timeout` ms.
+     */
+    async waitValues(keys: string[], expected: Record<string, unknown>, timeout = 2000): Promise<{ ms: number; polls: number }> {
+      const start = performance.now();
+      for (let polls = 1; ; polls++) {
+        const wrong: string[] = [];
+        for (const k of keys) {
+          const v = await s().get(k);
+          if (JSON.stringify(v) !== JSON.stringify(expected[k])) wrong.push(`${k} reads ${JSON.stringify(v)}, expected ${JSON.stringify(expected[k])}`);
+        }
+        if (wrong.length === 0) return { ms: performance.now() - start, polls };
+        if (performance.now() - start > timeout) throw new Error(`still wrong after ${timeout} ms (${polls} polls): ${wrong.join('; ')}`);
+        await sleep(2);
+      }
+    },
     version: async (key: string) => (await s().getEntry(key))?.metadata.version,
     metrics: () => s().getMetrics(),
     createIndex: (collection: string, fields: string | string[], options?: { unique?: boolean }) => s().createIndex(collection, fields, options),
