@@ -273,12 +273,14 @@ export class Backend {
   }
 
   /** Reads one stored record through the cache (when there is one). */
-  private async stored(key: string): Promise<StoredValue | undefined> {
+  private async stored(key: string, missed = false): Promise<StoredValue | undefined> {
     const cache = this.cache;
     if (!cache) return this.engine.get('r', key);
-    const hit = cache.get(key, Date.now());
-    if (hit === NEGATIVE) return undefined;
-    if (hit !== undefined) return hit;
+    if (!missed) {
+      const hit = cache.get(key, Date.now());
+      if (hit === NEGATIVE) return undefined;
+      if (hit !== undefined) return hit;
+    }
     const g = cache.generation();
     const raw = await this.engine.get('r', key);
     cache.fill(key, raw === undefined ? undefined : checkEnvelope(raw, key), g);
@@ -350,6 +352,7 @@ export class Backend {
 
   /** The value stored under `key`, or `undefined` when it is missing or expired. */
   get<T = unknown>(key: string): Promise<T | undefined> {
+    let missed = false;
     try {
       checkKey(key);
       if (this.cache && this.status === 'open') {
@@ -361,6 +364,7 @@ export class Backend {
           const rec = this.live(hit, key, now);
           return Promise.resolve(rec && (this.decodeRecord(rec, key) as T));
         }
+        missed = true; // counted once: getLater does not look again
       }
       if (this.status === 'open' && this.synchronous) {
         // Maps answer at once: no await, one promise.
@@ -370,12 +374,12 @@ export class Backend {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.getLater<T>(key);
+    return this.getLater<T>(key, missed);
   }
 
-  private async getLater<T>(key: string): Promise<T | undefined> {
+  private async getLater<T>(key: string, missed: boolean): Promise<T | undefined> {
     if (this.status !== 'open') await this.ready();
-    const rec = this.live(await this.stored(key), key, Date.now());
+    const rec = this.live(await this.stored(key, missed), key, Date.now());
     return rec && ((await this.decodeRecord(rec, key)) as T);
   }
 

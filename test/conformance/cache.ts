@@ -45,6 +45,25 @@ export function cacheTests(test: Declare, target: Target): void {
     }
   });
 
+  test('cache: metrics count one miss or one hit per read', async () => {
+    const f = await target.open({ enableCaching: true, cacheSize: 100 });
+    try {
+      const { storage } = f;
+      const metrics = () => storage.getMetrics().backends[storage.defaultBackend]!.cache;
+      if (metrics() === undefined) return; // the memory tier has no cache in front of it
+      await storage.set('m.1', 1);
+      const base = { ...metrics()! };
+      equal(await storage.get('m.missing'), undefined);
+      equal(metrics()!.misses - base.misses, 1, 'a missing key: one miss');
+      equal(await storage.get('m.missing'), undefined);
+      equal(metrics()!.hits - base.hits, 1, 'then a hit (cached as missing)');
+      equal(await storage.get('m.1'), 1);
+      equal(metrics()!.hits - base.hits + metrics()!.misses - base.misses, 3, 'each read counts once');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
   test('cache: TTL applies to cached entries; a cached value cannot be mutated through the cache', async () => {
     const f = await target.open({ enableCaching: true, cacheSize: 100, sweepInterval: 0 });
     try {
