@@ -265,6 +265,8 @@ export class Backend {
     this.maxBytes = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
     this.synchronous = engine.capabilities.synchronous === true;
     if (options.cacheEntries && !this.synchronous) this.cache = new RecordCache({ maxEntries: options.cacheEntries });
+    // Another tab deleted or upgraded the database: nothing cached from it can be trusted.
+    engine.onExternalReset?.(() => this.cache?.invalidateWhere());
   }
 
   /** @internal Cache counters (hits, misses, evictions, entries, bytes), when this backend has a cache. */

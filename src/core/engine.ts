@@ -117,6 +117,13 @@ export interface Engine {
   keys(space: Space, query: RangeQuery): MaybePromise<string[]>;
   /** Deletes every entry of every space. */
   wipe(): MaybePromise<void>;
+  /**
+   * Optional: registers `listener`, called when the store may have changed wholesale outside this
+   * context — another tab upgraded or deleted the IndexedDB database ("Clear site data" does), or
+   * the browser terminated the connection. Whatever the caller keeps from earlier reads (a record
+   * cache) must be dropped.
+   */
+  onExternalReset?(listener: () => void): void;
 }
 
 /** Creates an engine for one backend. `location` is a directory (LevelDB) or database name (IndexedDB). */

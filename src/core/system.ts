@@ -315,8 +315,11 @@ export class StorageSystem {
   }
 
   /**
-   * How much the browser lets this origin store and how much it uses (`navigator.storage.estimate()`),
-   * or undefined where there is no such API (Node).
+   * What the browser reports about this origin's storage (`navigator.storage.estimate()`), or
+   * undefined where there is no such API (Node). `usage` is the origin's bytes as the browser
+   * counts them (loosely for large values, which it stores as files). `quota` is not always the
+   * enforced limit: Chromium ≥ 138 reports usage + 10 GiB (an anti-fingerprinting measure) whatever
+   * the real quota, so a write can still fail with StorageQuotaError well below it.
    *
    * @example
    * ```ts

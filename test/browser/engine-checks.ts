@@ -346,6 +346,26 @@ export function engineChecks(test: Declare): void {
     }
   });
 
+  test('a record cache is dropped when another tab deletes the database ("Clear site data")', async () => {
+    const location = freshName();
+    const storage = new StorageSystem({ defaultBackend: 'file' });
+    const b = storage.createBackend('file', { basePath: location, enableCaching: true, cacheSize: 100 });
+    try {
+      await b.set('k', 'old');
+      equal(await b.get('k'), 'old');
+      equal(await b.get('k'), 'old', 'served from the cache');
+      const { blocked } = await deleteDatabase(location, 3000);
+      equal(blocked, false, 'the backend let the delete through');
+      equal(await b.get('k'), undefined, 'the deleted record is not served from the cache');
+      deepEqual(await b.keys('**'), []);
+      await b.set('k', 'new');
+      equal(await b.get('k'), 'new');
+    } finally {
+      await storage.close();
+      await deleteDatabase(location, 3000);
+    }
+  });
+
   test('no IndexedDB (private mode, sandboxed frame): StorageConnectionError with a clear message', async () => {
     const own = Object.getOwnPropertyDescriptor(window, 'indexedDB');
     Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true, writable: true });

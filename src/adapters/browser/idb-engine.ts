@@ -80,6 +80,8 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
   let wanted = false;
   /** The memoised connection; cleared when it closes or fails so the next operation reopens. */
   let conn: Promise<DB> | undefined;
+  /** Told when another context upgrades or deletes the database (see Engine.onExternalReset). */
+  let resetListener: (() => void) | undefined;
 
   const forget = (p: Promise<DB> | undefined) => {
     if (p && conn === p) conn = undefined;
@@ -127,8 +129,12 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
         blocking(_old, _new, event) {
           forget(self);
           (event.target as IDBDatabase).close();
+          resetListener?.();
         },
-        terminated() { forget(self); },
+        terminated() {
+          forget(self);
+          resetListener?.();
+        },
       });
     } catch (err) {
       opening = Promise.reject(err); // indexedDB.open throws SecurityError in opaque origins
@@ -380,6 +386,9 @@ export function createIdbEngine(options: EngineOptions): Engine & { readonly sta
     },
     keys(space, q) {
       return read(space, q, false) as Promise<string[]>;
+    },
+    onExternalReset(listener) {
+      resetListener = listener;
     },
     async wipe() {
       await run([...SPACES], 'readwrite', 'wipe', (wrapped) => {
