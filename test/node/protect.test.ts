@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { CodecFlag } from '../../src/core/record';
 import { StorageConnectionError, StorageCorruptionError, StorageError, StorageValidationError } from '../../src/core/errors';
 import {
-  DEFAULT_COMPRESSION, checkCompression, isSealed, loadCompression, openEncryption, retireKeys, rotateContext, seal, sealedKeyId,
+  DEFAULT_COMPRESSION, blindIndexer, checkCompression, isSealed, loadCompression, openEncryption, retireKeys, rotateContext, seal, sealedKeyId,
   storedInfo, unseal, unsealSync, type EncryptionContext, type StoredKeyInfo,
 } from '../../src/core/protect/index';
 import { createHmac } from 'node:crypto';
@@ -327,6 +327,40 @@ describe('HMAC-SHA256 for blind indexes', () => {
     for (let n = 0; n <= 300; n++) {
       const data = new Uint8Array(n).map((_, i) => i * 7);
       assert.equal(hex(mac(data)), createHmac('sha256', key).update(data).digest('hex'), `length ${n}`);
+    }
+  });
+});
+
+describe('blind-index key', () => {
+  test('made with a new store, kept through reopen and rotation; a store from before it gains one at its next open', async () => {
+    setTestFlag(true);
+    try {
+      const first = await openEncryption('pass', undefined, { iterations: 1000 });
+      assert.ok(first.toStore?.index, 'a new store has a wrapped index key');
+      const blind = blindIndexer(first.ctx);
+      const h = blind('users\u0001email\u00000', 'a@x');
+      assert.match(h, /^[0-9a-f]{32}$/);
+      assert.notEqual(blind('users\u0001email\u00000', 'b@x'), h);
+      assert.notEqual(blind('users\u0001other\u00000', 'a@x'), h, 'scopes separate indexes');
+      const again = await openEncryption('pass', first.toStore);
+      assert.equal(again.toStore, undefined);
+      assert.equal(blindIndexer(again.ctx)('users\u0001email\u00000', 'a@x'), h, 'same key after reopen');
+      const rotated = await rotateContext(again.ctx, 'new pass', { iterations: 1000 });
+      assert.equal(blindIndexer(rotated.ctx)('users\u0001email\u00000', 'a@x'), h, 'same key after rotation');
+      const retired = retireKeys(rotated.ctx);
+      const reopened = await openEncryption('new pass', retired.toStore);
+      assert.equal(blindIndexer(reopened.ctx)('users\u0001email\u00000', 'a@x'), h, 'same key after retire and reopen');
+      // A store from before blind indexes: no `index` in its info.
+      const { index: _, ...old } = first.toStore!;
+      const upgraded = await openEncryption('pass', old as StoredKeyInfo);
+      assert.ok(upgraded.toStore?.index, 'the next open adds an index key for the caller to store');
+      const h2 = blindIndexer(upgraded.ctx)('s', 'v');
+      assert.equal(blindIndexer((await openEncryption('pass', upgraded.toStore)).ctx)('s', 'v'), h2);
+      // An altered index key is corruption, not a wrong key.
+      const bad = { ...first.toStore!, index: first.toStore!.keys[0]!.wrapped };
+      await assert.rejects(openEncryption('pass', bad), StorageCorruptionError);
+    } finally {
+      setTestFlag(false);
     }
   });
 });
