@@ -121,6 +121,8 @@ interface Plan {
   removed?: Set<string>;
   /** The final record of every key (with a cache, which `written` keys are updated from). */
   final?: ReadonlyMap<string, RecordEnvelope | undefined>;
+  /** Keys a key rotation re-sealed: not writes (no conflict, no recency), but a cached copy holds the old body. */
+  resealed?: string[] | undefined;
 }
 
 /** An event to emit once its write is stored. */
@@ -248,6 +250,8 @@ export class Backend {
   private compression: { level: number; threshold: number } | undefined;
   /** The encryption context, when the backend encrypts (opened with its key). */
   private encryption: import('./protect/index').EncryptionContext | undefined;
+  /** Settles when the key rotation in progress (a call or the resume at open) ends: rotations run one at a time. */
+  private rotation: Promise<unknown> = Promise.resolve();
   /** Tasks run after each sweep (time-series retention). */
   private readonly maintenance: ((now: number) => Promise<void>)[] = [];
 
@@ -731,7 +735,7 @@ export class Backend {
     this.scheduleSweep(0);
     // A key rotation was interrupted: finish re-encrypting in the background.
     if (this.encryption && this.encryption.keyIds.length > 1) {
-      void this.resealAll().catch((error: unknown) => {
+      void this.oneRotation(() => this.resealAll()).catch((error: unknown) => {
         if (this.status === 'open') this.events.emit('error', { error: error as Error, backend: this.name, operation: 'rotate' });
       });
     }
@@ -1004,6 +1008,8 @@ export class Backend {
   /** In-memory follow-up of an applied batch: catalog changes. */
   private afterApply(plan: Plan): void {
     if (this.cache && plan.final) for (const key of plan.written) this.cache.update(key, plan.final.get(key));
+    // A cached body sealed with a key about to be retired would become unreadable: drop it.
+    if (this.cache && plan.resealed) for (const key of plan.resealed) this.cache.invalidate(key);
     if (this.recency) for (const key of plan.written) if (plan.removed?.has(key)) this.recency.delete(key); else this.touch(key);
     for (const def of plan.flipped ?? []) {
       const cur = this.catalog.get(def.id);
@@ -1085,17 +1091,31 @@ export class Backend {
    * only `newKey` opens the backend, and it reads every record), then every record sealed with an
    * older key is re-encrypted in place, in chunks, with `rotate` progress events; reads and writes
    * go on meanwhile. Resumable: a backend opened after an interruption finishes the re-encryption
-   * in the background. Resolves the number of records re-encrypted.
+   * in the background. A rotation called while another one (or that resumption) runs starts when
+   * it ends. Resolves the number of records re-encrypted.
    */
   async rotateEncryptionKey(newKey: EncryptionKeyInput, options?: { signal?: AbortSignalLike }): Promise<number> {
     if (this.status !== 'open') await this.ready();
     if (!this.encryption) invalid(`backend "${this.name}" is not encrypted: open it with enableEncryption and encryptionKey first`);
-    const p = await this.loadProtect();
-    const { ctx, toStore } = await p.rotateContext(this.encryption, newKey as EncryptionKey);
-    await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
-    this.encryption = ctx;
-    this.options = { ...this.options, encryptionKey: newKey };
-    return this.resealAll(options?.signal);
+    return this.oneRotation(async () => {
+      const p = await this.loadProtect();
+      const { ctx, toStore } = await p.rotateContext(this.encryption!, newKey as EncryptionKey);
+      await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
+      this.encryption = ctx;
+      this.options = { ...this.options, encryptionKey: newKey };
+      return this.resealAll(options?.signal);
+    });
+  }
+
+  /**
+   * Runs `fn` once the rotation in progress ends. Two at once lose records: both would make key id
+   * current + 1 (different keys under one id), and the first to finish retires keys that the
+   * other still reads with.
+   */
+  private oneRotation<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.rotation.then(fn);
+    this.rotation = run.catch(() => {});
+    return run;
   }
 
   /** Re-encrypts every record not sealed with the current key, then retires the old keys. */
@@ -1219,6 +1239,7 @@ export class Backend {
     let needRoom = 0;
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
+    let resealed: string[] | undefined;
     // Index entries change in the same batch as their records.
     const derived = this.catalog.empty ? undefined : new (this.derivedModule().DerivedPlan)(this.catalog, extra, extraValues);
     const changeOf = (key: string, old: RecordEnvelope | undefined, next: RecordEnvelope | undefined, decoded?: unknown): RecordChange => ({ key, old: indexed(old, undefined, this.protect), next: indexed(next, decoded, this.protect) });
@@ -1352,6 +1373,7 @@ export class Backend {
           batch.push({ type: 'put', space: 'r', key: it.key, value: next });
           current.set(it.key, next);
           if (used !== undefined) used += recordSize(it.key, next) - recordSize(it.key, rec);
+          (resealed ??= []).push(it.key);
           n++;
         }
         results.push({ op, value: n, events });
@@ -1384,7 +1406,7 @@ export class Backend {
       removed = new Set();
       for (const key of groupWritten) if (current.get(key) === undefined) removed.add(key);
     }
-    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed, final: this.cache && current };
+    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed, final: this.cache && current, resealed };
   }
 
   /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */
