@@ -38,12 +38,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isDeepStrictEqual } from 'node:util';
 import * as assert from 'node:assert/strict';
 import { build } from 'esbuild';
 import { StorageSystem } from '../../src/index.node.ts';
-import type { StorageEvents } from '../../src/core/types.ts';
-import { isLarge, recordKey, recordValue, rotationKey, type KeyKind } from './fixtures/rotation-child.ts';
+import { Model, checkRotation, note, rotationKey, rotationStoreOptions, type Findings, type KeyKind } from '../support/rotation.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /** The child, bundled once with esbuild: a plain `node` start is ~1.5 s faster per kill than `--import tsx` here. */
@@ -83,34 +81,6 @@ const SCENARIOS: Scenario[] = [
 ];
 
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * What every record may hold: its last acknowledged generation, or a later one whose write was
- * cut by a kill (it may or may not have landed).
- */
-class Model {
-  readonly acked: number[];
-  readonly pending = new Map<number, number[]>();
-  constructor(records: number) {
-    this.acked = Array.from({ length: records }, () => 1);
-  }
-  tried(i: number, gen: number): void {
-    this.pending.set(i, [...(this.pending.get(i) ?? []), gen]);
-  }
-  ack(i: number, gen: number): void {
-    this.acked[i] = gen;
-    this.pending.set(i, (this.pending.get(i) ?? []).filter((g) => g > gen));
-  }
-  allowed(i: number): number[] {
-    return [this.acked[i]!, ...(this.pending.get(i) ?? [])];
-  }
-  /** After a check: what the store holds is the new baseline. */
-  settle(i: number, gen: number): void {
-    this.acked[i] = gen;
-    this.pending.delete(i);
-  }
-}
 
 interface ChildRun {
   lines: Set<string>;
@@ -173,22 +143,20 @@ function runChild(dir: string, mode: 'write' | 'resume', kind: KeyKind, gen: num
   });
 }
 
-/** The kill condition of the rotating child. */
-function killPoint(at: KillAt): { label: string; test: (line: string, run: ChildRun) => boolean } {
+/** The kill condition of the rotating child; `random` kills land in the first `upTo` of the records (so that a resume has work left). */
+function killPoint(at: KillAt, upTo = 1): { label: string; test: (line: string, run: ChildRun) => boolean } {
   if (at === 'rotating') return { label: 'as the rotation starts', test: (line) => line === 'rotating' };
   if (at === 'landed') return { label: 'at the first progress event (key info landed)', test: (line) => line.startsWith('progress resealing') };
-  if (at === 'last') return { label: 'after the last chunk, before the retire', test: (line, r) => line.startsWith('progress resealing') && r.resealed === r.total };
+  if (at === 'last') return { label: 'at the last re-seal progress event (the retire comes next)', test: (line, r) => line.startsWith('progress resealing') && r.resealed === r.total };
   if (at === 'done') return { label: 'after the rotation finished', test: (line) => line.startsWith('progress done') };
-  const n = rand(1, RECORDS - 1);
+  const n = rand(1, Math.floor((RECORDS - 1) * upTo));
   return { label: `after ${n} of ${RECORDS} records re-sealed`, test: (line, r) => line.startsWith('progress resealing') && r.resealed >= n };
 }
-
-const storeOptions = (dir: string, key: string | Uint8Array) => ({ basePath: dir, enableEncryption: true, encryptionKey: key, enableCompression: true, sweepInterval: 0 });
 
 /** Opens the store with `key` and closes it: 'ok', or 'bad-key' for STORAGE_BAD_KEY (any other error is thrown). */
 async function probe(dir: string, key: string | Uint8Array): Promise<'ok' | 'bad-key'> {
   const storage = new StorageSystem({ defaultBackend: 'file' });
-  const backend = storage.createBackend('file', storeOptions(dir, key));
+  const backend = storage.createBackend('file', rotationStoreOptions(dir, key));
   try {
     await backend.open();
     return 'ok';
@@ -200,88 +168,17 @@ async function probe(dir: string, key: string | Uint8Array): Promise<'ok' | 'bad
   }
 }
 
-interface Findings { lost: number; corrupt: number; key: number; details: string[] }
-const note = (f: Findings, kind: 'lost' | 'corrupt' | 'key', detail: string) => {
-  f[kind]++;
-  if (f.details.length < 20) f.details.push(`${kind}: ${detail}`);
-};
-
-interface StoredInfo { current: number; keys: { id: number }[] }
-interface RawRecord { f: number; b: string | Uint8Array }
-
-/**
- * Reads every record with get() (through the record cache) and checks it against the model (a
- * value found becomes the new baseline).
- */
-async function readAll(storage: StorageSystem, model: Model, f: Findings, when: string): Promise<void> {
-  const keys = await storage.keys('r.*');
-  if (keys.length !== RECORDS) note(f, 'lost', `${when}: ${keys.length} records listed, not ${RECORDS}`);
-  for (let from = 0; from < RECORDS; from += 250) {
-    const ids = Array.from({ length: Math.min(250, RECORDS - from) }, (_, j) => from + j);
-    const reads = await Promise.allSettled(ids.map((i) => storage.get(recordKey(i))));
-    for (const [j, i] of ids.entries()) {
-      const read = reads[j]!;
-      if (read.status === 'rejected') {
-        note(f, 'lost', `${when}: ${recordKey(i)} is unreadable: ${(read.reason as Error).message}`);
-        continue;
-      }
-      const value = read.value;
-      const allowed = model.allowed(i);
-      const gen = allowed.find((g) => isDeepStrictEqual(value, recordValue(i, g)));
-      if (gen !== undefined) { model.settle(i, gen); continue; }
-      const older = Array.from({ length: allowed[0]! - 1 }, (_, g) => g + 1).find((g) => isDeepStrictEqual(value, recordValue(i, g)));
-      if (value === undefined) note(f, 'lost', `${when}: ${recordKey(i)} is missing`);
-      else if (older !== undefined) note(f, 'lost', `${when}: ${recordKey(i)} holds generation ${older}, but generation ${allowed[0]} was acknowledged`);
-      else note(f, 'corrupt', `${when}: ${recordKey(i)} holds ${JSON.stringify(value)?.slice(0, 100)}`);
-    }
-  }
-}
-
-/**
- * Opens the store with `key` (record cache on), reads every record while an interrupted rotation
- * resumes (or while `rotate` runs), lets it finish, then checks every record's value against the
- * model again, and its raw form against the stored key info.
- */
-async function checkStore(dir: string, key: string | Uint8Array, model: Model, f: Findings, rotate?: string | Uint8Array): Promise<{ resumed: boolean; ms: number }> {
+/** Opens the store with `key` (record cache on) and checks it (see checkRotation); the findings go into `f`, the values found into `model`. */
+async function checkStore(dir: string, key: string | Uint8Array, model: Model, f: Findings, rotateTo?: string | Uint8Array): Promise<{ resumed: boolean; ms: number }> {
   const started = performance.now();
   const storage = new StorageSystem({ defaultBackend: 'file', enableCaching: true, cacheSize: RECORDS });
-  const events: StorageEvents['rotate'][] = [];
-  const errors: string[] = [];
-  storage.on('rotate', (e) => events.push(e));
-  storage.on('error', (e) => errors.push(`${e.operation}: ${e.error?.message}`));
-  const backend = storage.createBackend('file', storeOptions(dir, key));
-  let resumed = false;
-  try {
-    const info = (await backend.rawGet('m', 'encryption')) as StoredInfo;
-    resumed = info.keys.length > 1;
-    // With a resume running, this is an app re-running a rotation it does not know finished: it must wait for the resume, then rotate again.
-    const rotating = rotate && storage.rotateEncryptionKey(rotate).catch((err: Error) => note(f, 'lost', `rotateEncryptionKey(K2) failed: ${err.message}`));
-    // Reads go on during the rotation (and fill the cache with bodies sealed with the old key).
-    await readAll(storage, model, f, 'during the rotation');
-    await rotating;
-    if (resumed) {
-      // Finished, failed, or stalled (no progress event for 5 s).
-      for (let seen = -1, lastAt = performance.now(); !events.some((e) => e.phase === 'done'); await sleep(20)) {
-        if (events.length !== seen) [seen, lastAt] = [events.length, performance.now()];
-        if (errors.length > 0 || performance.now() - lastAt > 5000) {
-          note(f, 'key', `the interrupted rotation did not finish at open (${errors.join('; ') || `no progress for 5 s after ${JSON.stringify(events.at(-1) ?? 'no event')}`})`);
-          break;
-        }
-      }
-    }
-    await readAll(storage, model, f, 'after the rotation');
-    // Raw: one key left, every record sealed with it, large ones still compressed.
-    const after = (await backend.rawGet('m', 'encryption')) as StoredInfo;
-    if (after.keys.length !== 1 || after.keys[0]!.id !== after.current) note(f, 'key', `the stored key info still holds key ids ${after.keys.map((k) => k.id).join(', ')} (current ${after.current})`);
-    for (const [k, raw] of await backend.rawRange('r', {})) {
-      const rec = raw as RawRecord;
-      if (!(rec.f & 4) || !(rec.b instanceof Uint8Array)) note(f, 'key', `${k} is stored unencrypted (flags ${rec.f})`);
-      else if (rec.b[1] !== after.current) note(f, 'key', `${k} is sealed with key id ${rec.b[1]}, not the current ${after.current}`);
-      if (isLarge(Number(k.slice(2))) && !(rec.f & 2)) note(f, 'key', `${k} lost its compression (flags ${rec.f})`);
-    }
-  } finally {
-    await storage.close();
-  }
+  storage.createBackend('file', rotationStoreOptions(dir, key));
+  const { findings, resumed, found } = await checkRotation(storage, model.allowed(), rotateTo);
+  model.settle(found);
+  f.lost += findings.lost;
+  f.corrupt += findings.corrupt;
+  f.key += findings.key;
+  f.details.push(...findings.details);
   return { resumed, ms: performance.now() - started };
 }
 
@@ -301,7 +198,7 @@ async function runScenario(s: Scenario, n: number, t: Totals): Promise<string> {
   };
   try {
     // 1. The rotating child, killed at the scenario's point.
-    const point = killPoint(s.kill);
+    const point = killPoint(s.kill, s.resumeKills || s.rerotate ? 0.6 : 1);
     const run = await runChild(dir, 'write', s.kind, 2, model, 30_000, point.test);
     assert.equal(run.exit.signal, 'SIGKILL', `scenario ${n}: the writer must die by our SIGKILL (code ${run.exit.code})\n${run.stderr}`);
     if (run.quiet) note(f, 'key', `the rotating child went quiet for 30 s before its kill point (${[...run.lines].join(', ')})`);
@@ -319,7 +216,7 @@ async function runScenario(s: Scenario, n: number, t: Totals): Promise<string> {
 
     // 3. Kill the resumed rotation, in a child that opens with K2.
     for (let r = 0; r < (s.resumeKills ?? 0) && !k1Opens; r++) {
-      const at = rand(0, RECORDS - 1);
+      const at = rand(0, Math.floor(RECORDS * 0.8));
       const resume = await runChild(dir, 'resume', s.kind, 3 + r, model, 10_000, (line, cr) => line === 'ready idle' || (line.startsWith('progress resealing') && cr.resealed >= at));
       assert.equal(resume.exit.signal, 'SIGKILL', `scenario ${n}: the resuming child must die by our SIGKILL (code ${resume.exit.code})\n${resume.stderr}`);
       if (resume.quiet) note(f, 'key', `the resumed rotation made no progress for 10 s (${[...resume.lines].join(', ')})`);
@@ -331,7 +228,7 @@ async function runScenario(s: Scenario, n: number, t: Totals): Promise<string> {
       }
       t.kills++;
       t.resumeKills++;
-      log.push(`resume ${r + 1} killed at ${resume.resealed}/${resume.total} (target ${at}, ${resume.acks} updates acknowledged)`);
+      log.push(`resume ${r + 1} killed at ${resume.resealed}/${resume.total}${resume.lines.has('progress done') ? ' (after it finished)' : ''} (target ${at}, ${resume.acks} updates acknowledged)`);
       await wrongKey(k1, 'K1 (after a killed resume)');
     }
 
