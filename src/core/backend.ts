@@ -123,6 +123,8 @@ interface Plan {
   removed?: Set<string>;
   /** The final record of every key (with a cache, which `written` keys are updated from). */
   final?: ReadonlyMap<string, RecordEnvelope | undefined>;
+  /** Keys a key rotation re-sealed: not writes (no conflict, no recency), but a cached copy holds the old body. */
+  resealed?: string[] | undefined;
 }
 
 /** An event to emit once its write is stored. */
@@ -252,6 +254,8 @@ export class Backend {
   private rotating = false;
   /** The encryption context, when the backend encrypts (opened with its key). */
   private encryption: import('./protect/index').EncryptionContext | undefined;
+  /** Settles when the key rotation in progress (a call or the resume at open) ends: rotations run one at a time. */
+  private rotation: Promise<unknown> = Promise.resolve();
   /** Tasks run after each sweep (time-series retention). */
   private readonly maintenance: ((now: number) => Promise<void>)[] = [];
 
@@ -742,7 +746,7 @@ export class Backend {
     this.scheduleSweep(0);
     // A key rotation was interrupted: finish re-encrypting in the background.
     if (this.encryption && this.encryption.keyIds.length > 1) {
-      void this.resealAll().catch((error: unknown) => {
+      void this.oneRotation(() => this.resealAll()).catch((error: unknown) => {
         if (this.status === 'open') this.events.emit('error', { error: error as Error, backend: this.name, operation: 'rotate' });
       });
     }
@@ -1031,6 +1035,8 @@ export class Backend {
       for (const key of plan.written) cache.update(key, plan.final.get(key));
       for (const key of noticed) cache.invalidate(key);
     }
+    // A cached body sealed with a key about to be retired would become unreadable: drop it.
+    if (cache && plan.resealed) for (const key of plan.resealed) cache.invalidate(key);
     if (this.recency) for (const key of plan.written) if (plan.removed?.has(key)) this.recency.delete(key); else this.touch(key);
     for (const def of plan.flipped ?? []) {
       const cur = this.catalog.get(def.id);
@@ -1138,22 +1144,50 @@ export class Backend {
    * only `newKey` opens the backend, and it reads every record), then every record sealed with an
    * older key is re-encrypted in place, in chunks, with `rotate` progress events; reads and writes
    * go on meanwhile. Resumable: a backend opened after an interruption finishes the re-encryption
-   * in the background. Resolves the number of records re-encrypted.
+   * in the background. A rotation called while another one (or that resumption) runs starts when
+   * it ends. Resolves the number of records re-encrypted.
    */
   async rotateEncryptionKey(newKey: EncryptionKeyInput, options?: { signal?: AbortSignalLike }): Promise<number> {
     if (this.status !== 'open') await this.ready();
     if (!this.encryption) invalid(`backend "${this.name}" is not encrypted: open it with enableEncryption and encryptionKey first`);
-    const p = await this.loadProtect();
-    const { ctx, toStore } = await p.rotateContext(this.encryption, newKey as EncryptionKey);
-    this.rotating = true; // own writes sealed with the old key id may land after the new info
-    try {
-      await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: toStore }], result: undefined }), 'strict');
-      this.encryption = ctx;
-    } finally {
-      this.rotating = false;
-    }
-    this.options = { ...this.options, encryptionKey: newKey };
-    return this.resealAll(options?.signal);
+    return this.oneRotation(async () => {
+      const p = await this.loadProtect();
+      const { ctx, toStore } = await p.rotateContext(this.encryption!, newKey as EncryptionKey);
+      this.rotating = true; // own writes sealed with the old key id may land after the new info
+      try {
+        await this.storeKeyInfo(this.encryption!.currentKeyId, toStore);
+        this.encryption = ctx;
+      } finally {
+        this.rotating = false;
+      }
+      this.options = { ...this.options, encryptionKey: newKey };
+      return this.resealAll(options?.signal);
+    });
+  }
+
+  /**
+   * Replaces the stored key info, in one engine transaction with a check that its current key id
+   * is still `expected`: another tab that rotated meanwhile made key infos this one cannot know.
+   */
+  private storeKeyInfo(expected: number, info: unknown): Promise<void> {
+    return this.rawWrite([{ space: 'm', key: ENCRYPTION_KEY }], ([cur]) => {
+      const now = (cur as { current?: number } | undefined)?.current;
+      if (now !== expected) {
+        throw new StorageConnectionError(`backend "${this.name}": another tab or worker rotated the encryption key meanwhile (key id ${now}, this one expected ${expected}); nothing was changed: reopen with the new encryptionKey`, { code: 'STORAGE_BAD_KEY' });
+      }
+      return { ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: info as StoredValue }], result: undefined };
+    }, 'strict');
+  }
+
+  /**
+   * Runs `fn` once the rotation in progress ends. Two at once lose records: both would make key id
+   * current + 1 (different keys under one id), and the first to finish retires keys that the
+   * other still reads with.
+   */
+  private oneRotation<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.rotation.then(fn);
+    this.rotation = run.catch(() => {});
+    return run;
   }
 
   /** Re-encrypts every record not sealed with the current key, then retires the old keys. */
@@ -1187,7 +1221,7 @@ export class Backend {
       if (rows.length < 256) break;
     }
     const retired = p.retireKeys(this.encryption!);
-    await this.rawWrite([], () => ({ ops: [{ type: 'put', space: 'm', key: ENCRYPTION_KEY, value: retired.toStore }], result: undefined }), 'strict');
+    await this.storeKeyInfo(this.encryption!.currentKeyId, retired.toStore);
     this.encryption = retired.ctx;
     this.emitRotate('done', total, total);
     return resealed;
@@ -1284,6 +1318,7 @@ export class Backend {
     let needRoom = 0;
     /** Keys changed by earlier ops of this group: transactions validated later in it must see them. */
     const groupWritten = new Set<string>();
+    let resealed: string[] | undefined;
     // Index entries change in the same batch as their records.
     const derived = this.catalog.empty ? undefined : new (this.derivedModule().DerivedPlan)(this.catalog, extra, extraValues);
     const changeOf = (key: string, old: RecordEnvelope | undefined, next: RecordEnvelope | undefined, decoded?: unknown): RecordChange => ({ key, old: indexed(old, undefined, this.protect), next: indexed(next, decoded, this.protect) });
@@ -1417,6 +1452,7 @@ export class Backend {
           batch.push({ type: 'put', space: 'r', key: it.key, value: next });
           current.set(it.key, next);
           if (used !== undefined) used += recordSize(it.key, next) - recordSize(it.key, rec);
+          (resealed ??= []).push(it.key);
           n++;
         }
         results.push({ op, value: n, events });
@@ -1449,7 +1485,7 @@ export class Backend {
       removed = new Set();
       for (const key of groupWritten) if (current.get(key) === undefined) removed.add(key);
     }
-    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed, final: this.cache && current };
+    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed, final: this.cache && current, resealed };
   }
 
   /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */

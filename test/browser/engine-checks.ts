@@ -346,6 +346,36 @@ export function engineChecks(test: Declare): void {
     }
   });
 
+  test('two tabs rotating the encryption key at once: one wins, the other is refused (STORAGE_BAD_KEY) and changes nothing', async () => {
+    const location = freshName();
+    const k1 = crypto.getRandomValues(new Uint8Array(32));
+    const next = [crypto.getRandomValues(new Uint8Array(32)), crypto.getRandomValues(new Uint8Array(32))];
+    const tabs = [new StorageSystem({ defaultBackend: 'file' }), new StorageSystem({ defaultBackend: 'file' })];
+    const backends = tabs.map((s) => s.createBackend('file', { basePath: location, enableEncryption: true, encryptionKey: k1 }));
+    let winner = -1;
+    try {
+      await backends[0]!.batchSet(Array.from({ length: 300 }, (_, i) => ({ key: `r.${i}`, value: { i } })));
+      await backends[1]!.get('r.0');
+      const outcomes = await Promise.allSettled(backends.map((b, i) => b.rotateEncryptionKey(next[i]!)));
+      const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+      equal(won.length, 1, `exactly one rotation wins: ${JSON.stringify(outcomes.map((o) => o.status === 'rejected' ? (o.reason as { code?: string }).code : 'ok'))}`);
+      winner = won[0]!;
+      const lost = outcomes[1 - winner] as PromiseRejectedResult;
+      equal((lost.reason as { code?: string }).code, 'STORAGE_BAD_KEY', String(lost.reason));
+      await rejects(backends[1 - winner]!.set('r.0', 'stale'), 'STORAGE_BAD_KEY');
+    } finally {
+      await Promise.all(tabs.map((s) => s.close()));
+    }
+    const again = new StorageSystem({ defaultBackend: 'file' });
+    const c = again.createBackend('file', { basePath: location, enableEncryption: true, encryptionKey: next[winner]! });
+    try {
+      for (let i = 0; i < 300; i++) deepEqual(await c.get(`r.${i}`), { i }, `r.${i} reads with the winning key`);
+    } finally {
+      await again.close();
+      await deleteDatabase(location, 3000);
+    }
+  });
+
   test('a record cache is dropped when another tab deletes the database ("Clear site data")', async () => {
     const location = freshName();
     const storage = new StorageSystem({ defaultBackend: 'file' });
