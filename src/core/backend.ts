@@ -1234,7 +1234,9 @@ export class Backend {
   /** @internal The value of a stored record: decoded, after decompressing / decrypting its body when its flags say so. */
   decodeRecord(rec: RecordEnvelope, key: string): unknown {
     if ((rec.f & SEALED) === 0) return decodeValue(rec.b);
-    if ((rec.f & CodecFlag.Encrypted) === 0 && this.protect) return decodeValue(this.protect.unsealSync(rec.b, rec.f, key).b);
+    // Compressed bodies inflate at once; encrypted ones too where node:crypto is available.
+    const now = this.protect?.unsealNow(rec.b, rec.f, key, this.encryption);
+    if (now !== undefined) return decodeValue(now.b);
     return this.loadProtect().then((p) => p.unseal(rec.b, rec.f, key, this.encryption)).then((s) => decodeValue(s.b));
   }
 

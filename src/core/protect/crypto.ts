@@ -297,6 +297,34 @@ export async function sealBytes(ctx: EncryptionContext, plain: Uint8Array, recor
  *   sealed with a retired key, or flags altered).
  */
 export async function openBytes(ctx: EncryptionContext, sealed: Uint8Array, recordKey: string, innerFlags: number): Promise<Uint8Array> {
+  const { own, id, key, iv, ad } = parseSealed(ctx, sealed, recordKey, innerFlags);
+  const native = nativeKey(own, id);
+  try {
+    if (native !== undefined) return nativeOpen(native, sealed, iv, ad);
+    const plain = await subtle().decrypt({ name: 'AES-GCM', iv, additionalData: ad, tagLength: 128 }, key, bs(sealed.subarray(SEAL_HEADER)));
+    return new Uint8Array(plain);
+  } catch (cause) {
+    throw authFailed(recordKey, cause);
+  }
+}
+
+/**
+ * Synchronous {@link openBytes} where node:crypto is available (Node), else undefined: the caller
+ * then uses openBytes. Same checks and errors.
+ */
+export function openBytesSync(ctx: EncryptionContext, sealed: Uint8Array, recordKey: string, innerFlags: number): Uint8Array | undefined {
+  if (nodeCrypto === null) return undefined;
+  const { own, id, iv, ad } = parseSealed(ctx, sealed, recordKey, innerFlags);
+  const native = nativeKey(own, id);
+  if (native === undefined) return undefined;
+  try {
+    return nativeOpen(native, sealed, iv, ad);
+  } catch (cause) {
+    throw authFailed(recordKey, cause);
+  }
+}
+
+function parseSealed(ctx: EncryptionContext, sealed: Uint8Array, recordKey: string, innerFlags: number) {
   const own = get(ctx);
   if (!(sealed instanceof Uint8Array) || sealed.byteLength < SEAL_HEADER + TAG_BYTES) throw corrupt(recordKey, 'too short to be an encrypted body');
   const version = sealed[0]!;
@@ -304,26 +332,25 @@ export async function openBytes(ctx: EncryptionContext, sealed: Uint8Array, reco
   const id = sealed[1]!;
   const key = own.keys.get(id);
   if (key === undefined) throw corrupt(recordKey, `sealed with key id ${id}, which this backend does not hold (known: ${[...own.keys.keys()].join(', ')})`);
-  const iv = bs(sealed.subarray(2, SEAL_HEADER));
-  const ad = aad(version, id, innerFlags, own.binding, recordKey);
-  const native = nativeKey(own, id);
-  try {
-    if (native !== undefined) {
-      const d = native.crypto.createDecipheriv('aes-256-gcm', native.key, iv, { authTagLength: TAG_BYTES });
-      d.setAuthTag(sealed.subarray(sealed.byteLength - TAG_BYTES));
-      d.setAAD(ad);
-      const body = d.update(sealed.subarray(SEAL_HEADER, sealed.byteLength - TAG_BYTES));
-      const rest = d.final(); // throws when the tag does not authenticate
-      const plain = new Uint8Array(body.byteLength + rest.byteLength);
-      plain.set(body);
-      plain.set(rest, body.byteLength);
-      return plain;
-    }
-    const plain = await subtle().decrypt({ name: 'AES-GCM', iv, additionalData: ad, tagLength: 128 }, key, bs(sealed.subarray(SEAL_HEADER)));
-    return new Uint8Array(plain);
-  } catch (cause) {
-    throw corrupt(recordKey, 'authentication failed: the ciphertext, IV, tag or flags were altered, or it belongs to another record or backend', cause);
-  }
+  return { own, id, key, iv: bs(sealed.subarray(2, SEAL_HEADER)), ad: aad(version, id, innerFlags, own.binding, recordKey) };
+}
+
+function nativeOpen(native: { crypto: NodeCrypto; key: unknown }, sealed: Uint8Array, iv: Uint8Array, ad: Uint8Array): Uint8Array {
+  const d = native.crypto.createDecipheriv('aes-256-gcm', native.key, iv, { authTagLength: TAG_BYTES });
+  d.setAuthTag(sealed.subarray(sealed.byteLength - TAG_BYTES));
+  d.setAAD(ad);
+  const body = d.update(sealed.subarray(SEAL_HEADER, sealed.byteLength - TAG_BYTES));
+  const rest = d.final(); // throws when the tag does not authenticate
+  // GCM emits everything from update: no copy when that Buffer owns its memory (not a pool slice).
+  if (rest.byteLength === 0 && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return new Uint8Array(body.buffer, 0, body.byteLength);
+  const plain = new Uint8Array(body.byteLength + rest.byteLength);
+  plain.set(body);
+  plain.set(rest, body.byteLength);
+  return plain;
+}
+
+function authFailed(recordKey: string, cause: unknown): StorageCorruptionError {
+  return corrupt(recordKey, 'authentication failed: the ciphertext, IV, tag or flags were altered, or it belongs to another record or backend', cause);
 }
 
 /** Key id of an encrypted body (its second byte), or undefined when `b` is too short to be one. */

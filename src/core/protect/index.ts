@@ -30,7 +30,7 @@ import { CodecFlag } from '../record';
 import { StorageConnectionError, StorageCorruptionError, StorageError, StorageValidationError } from '../errors';
 import { utf8Length } from '../keys';
 import { deflate, inflate, inflateSync, loadCodec } from './compress';
-import { openBytes, sealBytes, type EncryptionContext } from './crypto';
+import { openBytes, openBytesSync, sealBytes, type EncryptionContext } from './crypto';
 
 export {
   openEncryption, rotateContext, retireKeys, storedInfo, sealedKeyId, blindIndexer,
@@ -171,6 +171,25 @@ export function unsealSync(b: string | Uint8Array, flags: number, recordKey?: st
   const f = flags & ~CodecFlag.Compressed;
   const plain = inflateSync(bodyBytes(b, recordKey ?? '?', 'compressed'), recordKey);
   return { b: f & CodecFlag.Binary ? plain : textOf(plain, recordKey ?? '?'), f };
+}
+
+/**
+ * {@link unseal} without waiting, when that is possible: bodies that are at most compressed (with
+ * the compression module loaded), and encrypted ones where node:crypto is available (Node).
+ * Returns undefined when the body needs {@link unseal}; throws what unseal would.
+ */
+export function unsealNow(b: string | Uint8Array, flags: number, recordKey: string, ctx: EncryptionContext | undefined): Sealed | undefined {
+  if (!(flags & CodecFlag.Encrypted)) return unsealSync(b, flags, recordKey);
+  if (ctx === undefined) return undefined;
+  const f = flags & ~CodecFlag.Encrypted;
+  const plain = openBytesSync(ctx, bodyBytes(b, recordKey, 'encrypted'), recordKey, f);
+  if (plain === undefined) return undefined;
+  return finish(plain, f, recordKey);
+}
+
+function finish(plain: Uint8Array, f: number, recordKey: string): Sealed {
+  if (f & CodecFlag.Compressed) return unsealSync(plain, f, recordKey);
+  return { b: f & CodecFlag.Binary ? plain : textOf(plain, recordKey), f };
 }
 
 /**
