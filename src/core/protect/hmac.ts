@@ -29,7 +29,7 @@ export function hmacSha256(key: Uint8Array, impl?: 'node' | 'js'): Mac {
     const n = node;
     return (data) => n.createHmac('sha256', k).update(data).digest();
   }
-  if (impl === 'node') throw new Error('node:crypto is not available here');
+  if (impl === 'node') throw new Error('the Node crypto module is not available here');
   return jsHmac(k);
 }
 
