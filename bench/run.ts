@@ -11,9 +11,10 @@
  * IndexedDB case in Chromium: bench/issue5-browser.ts).
  *
  *   npm run bench                        # everything, 3 runs per row
- *   npm run bench -- --only node         # node | browser | size | query | search | timeseries | protect
+ *   npm run bench -- --only node         # node | browser | size | query | search | timeseries | protect | cleanup
  *                                        # (comma-separated; query, search and protect include their
- *                                        # Chromium/IndexedDB cases)
+ *                                        # Chromium/IndexedDB cases; cleanup is row 20 alone, with a
+ *                                        # line per cleanupStrategy: lru (the row), lfu, ttl)
  *   npm run bench -- --runs 5            # runs per row (default 3; rows 1, 7 and 8–10, a few seconds
  *                                        # per run, always run at least 5 times). Medians are reported.
  *   npm run bench -- --scale 0.1         # smaller datasets, for trying the harness out
@@ -29,7 +30,7 @@ import { markdownTable, samplesText, summarize, textTable, type Line } from './l
 import { multipleOf } from './lib/transactions.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PARTS = ['node', 'browser', 'size', 'query', 'search', 'timeseries', 'protect'] as const;
+const PARTS = ['node', 'browser', 'size', 'query', 'search', 'timeseries', 'protect', 'cleanup'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]) {
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
       cacheKeys: 10_000,
       cachePasses: Math.max(1, Math.round(10 * args.scale)),
       cleanupKeys: multipleOf(50_000 * args.scale, 100),
+      cleanupStrategies: args.only.includes('cleanup') ? ['lru', 'lfu', 'ttl'] : ['lru'],
       tmp: join(ROOT, '.tmp', 'bench-issue5'),
       log,
     });
@@ -187,6 +189,22 @@ async function main(): Promise<void> {
     const b = await runIssue5Browser({ runs: args.runs, keys: multipleOf(5_000 * args.scale, 100), root: ROOT, log });
     lines.push(...b.lines);
     notes.push(...b.notes);
+  } else if (args.only.includes('cleanup')) {
+    const { runIssue5 } = await import('./issue5.ts');
+    const r = await runIssue5({
+      runs: args.runs,
+      encKeys: 0,
+      docs: 0,
+      cacheKeys: 0,
+      cachePasses: 0,
+      cleanupKeys: multipleOf(50_000 * args.scale, 100),
+      rows: [20],
+      cleanupStrategies: ['lru', 'lfu', 'ttl'],
+      tmp: join(ROOT, '.tmp', 'bench-issue5'),
+      log,
+    });
+    lines.push(...r.lines);
+    notes.push(...r.notes);
   }
   if (args.only.includes('size')) {
     const { measureSize } = await import('./size.ts');

@@ -24,6 +24,9 @@ import { Collection } from './collection';
 import { TimeSeries } from './timeseries-handle';
 import { NEGATIVE, RecordCache, type CacheMetrics } from './cache';
 import type { TimeSeries as TimeSeriesImpl } from './timeseries';
+import type { AccessOrder, CleanupStrategy } from './cleanup';
+
+export type { CleanupStrategy } from './cleanup';
 
 /** A write prepared at call time: validated and encoded, waiting for its flush. */
 export interface PreparedPut { key: string; body: string | Uint8Array; flags: number; ttl: number; tags: readonly string[] | undefined; decoded?: { value: unknown }; sealed?: boolean }
@@ -85,6 +88,7 @@ export type RawPlan<T> = (values: (StoredValue | undefined)[], now: number) => {
 
 type IndexesModule = typeof import('./indexes');
 type ProtectModule = typeof import('./protect/index');
+type CleanupModule = typeof import('./cleanup');
 /** A real CryptoKey is checked by openEncryption (the public type is structural: no DOM lib needed). */
 type EncryptionKey = import('./protect/index').EncryptionKey;
 /** Codec flags of a compressed or encrypted body. */
@@ -95,12 +99,12 @@ const ENCRYPTION_KEY = 'encryption';
 const queryModule = () => import('./query/execute');
 const searchModule = () => import('./search/search');
 
-/** How auto-cleanup picks entries to evict (expired entries always go first). */
-export type CleanupStrategy = 'lru' | 'lfu' | 'ttl';
-
-/** Thrown by a plan that auto-cleanup must make room for: evict, then plan again. */
-class NeedRoom extends Error {
-  constructor(readonly bytes: number, readonly keep: ReadonlySet<string>) { super('need room'); }
+/**
+ * Thrown by a plan that auto-cleanup must make room for: evict, then plan again. Not an Error: it
+ * never leaves the backend, and capturing a stack trace on each eviction cost more than the eviction.
+ */
+class NeedRoom {
+  constructor(readonly bytes: number, readonly keep: ReadonlySet<string>) {}
 }
 
 /** Thrown inside planning when another tab changed the index catalog: reload it and plan again. */
@@ -119,9 +123,11 @@ interface Plan {
   flipped?: Iterable<IndexDef>;
   /** With auto-cleanup: bytes that must be freed before an op refused for quota can be stored. */
   needRoom?: number;
-  /** Keys of `written` that the batch deletes (only tracked with auto-cleanup). */
-  removed?: Set<string>;
-  /** The final record of every key (with a cache, which `written` keys are updated from). */
+  /** The one record a single-put plan writes, and its stored size when counted (for auto-cleanup's access order). */
+  stored?: { key: string; size: number; rec: RecordEnvelope } | undefined;
+  /** Keys of `written` that auto-cleanup evicted (a planEviction plan). */
+  evicted?: readonly string[];
+  /** The final record of every key (with a cache or auto-cleanup: `written` keys are updated from it). */
   final?: ReadonlyMap<string, RecordEnvelope | undefined>;
   /** Keys a key rotation re-sealed: not writes (no conflict, no recency), but a cached copy holds the old body. */
   resealed?: string[] | undefined;
@@ -203,8 +209,10 @@ export class Backend {
   private usedBytes: number | undefined;
   /** Auto-cleanup strategy, when enabled (see enableAutoCleanup). */
   private cleanup: CleanupStrategy | undefined;
-  /** Keys in access order (least recent first) with their use counts; only with auto-cleanup. */
-  private recency: Map<string, number> | undefined;
+  /** Keys in access order, with their use counts; only with auto-cleanup (created by measure()). */
+  private recency: AccessOrder | undefined;
+  /** The auto-cleanup code, once loaded (by measure(), which every write waits for). */
+  private cleanupCode: CleanupModule | undefined;
   /** Keys in an open transaction's write set (never evicted), with how many transactions hold each. */
   private readonly pinned = new Map<string, number>();
   /** A measure() in progress (writes wait for it: the limit must be known before they are checked). */
@@ -314,8 +322,7 @@ export class Backend {
       const strategy = options.cleanupStrategy ?? 'lru';
       if (strategy !== 'lru' && strategy !== 'lfu' && strategy !== 'ttl') invalid(`cleanupStrategy must be 'lru', 'lfu' or 'ttl', got ${describe(strategy)}`);
       this.cleanup = strategy;
-      this.recency ??= new Map();
-      return this.setLimit(max, true);
+      return this.setLimit(max, true); // measure() loads the cleanup code and starts the access order
     } catch (err) {
       return Promise.reject(err);
     }
@@ -765,16 +772,8 @@ export class Backend {
     if (raw === undefined) return undefined;
     const rec = checkEnvelope(raw, key);
     if (rec.e !== 0 && rec.e <= now) return undefined;
-    if (this.recency) this.touch(key);
+    this.recency?.touch(key);
     return rec;
-  }
-
-  /** Records an access for auto-cleanup: most recent last (lru), with a use count (lfu). */
-  private touch(key: string): void {
-    const r = this.recency!;
-    const n = r.get(key);
-    r.delete(key);
-    r.set(key, (n ?? 0) + 1);
   }
 
   private prefixRange(prefix: string): RangeQuery {
@@ -823,22 +822,29 @@ export class Backend {
         return RESOLVED as Promise<T>;
       }
       let result: Plan['results'][number];
+      let plan: Plan;
       try {
         if (op.kind === 'del' && op.pattern) op.keys = this.matching(op.pattern) as string[];
-        const keys = writeKeys([op]);
-        const olds = keys.length === 1 ? [this.engine.get('r', keys[0]!)] : this.engine.getMany('r', keys);
-        const extra = this.extraReads([op], keys);
-        const plan = this.plan([op], keys, olds as (StoredValue | undefined)[], extra, this.readExtra(extra) as ExtraValue[]);
-        if (plan.needRoom) return this.queued<T>(op); // auto-cleanup evicts on the queued path
+        let ops = [op];
+        plan = this.planNow(ops, true);
+        if (plan.needRoom) {
+          // Auto-cleanup: the victims are chosen now (nothing runs in between) and deleted in this
+          // write's batch. With none, the write fails with StorageQuotaError.
+          const keys = this.victims(plan.needRoom, new Set(writeKeys(ops)), true, true) as string[];
+          if (keys.length > 0) ops = [this.evictOp(keys), op];
+          plan = this.planNow(ops, false);
+          if (plan.needRoom && keys.length > 0) return this.queued<T>(op); // not expected: the queued path evicts again
+        }
         this.staleMarkers.splice(0, this.withStaleMarkers(plan.batch));
         if (plan.batch.length > 0) this.engine.batch(plan.batch);
         this.usedBytes = plan.used;
         this.recordWrites(plan.written);
         this.afterApply(plan);
-        result = plan.results[0]!;
+        result = plan.results[ops.length - 1]!;
       } catch (err) {
         return Promise.reject(err);
       }
+      if (plan.results.length > 1) this.emitAll(plan.results[0]!.events ?? []); // evictions, as settle() does
       if (result.error !== undefined) return Promise.reject(result.error);
       if (op.kind === 'write' && op.marker && op.muts.length > 0) this.staleMarkers.push(op.marker);
       if (result.events) this.emitAll(result.events);
@@ -945,13 +951,12 @@ export class Backend {
         if (err instanceof NeedRoom) {
           // Auto-cleanup: evict in the same engine batch as the writes that need the room.
           evictions++;
-          // Evict a little ahead (1/64 of the limit) so that a store at its limit does not evict on every write.
-          const keys = await this.victims(err.bytes, Math.max(err.bytes, Math.floor(this.maxBytes! / 64)), err.keep);
+          // Recorded sizes are trusted on the first try only: a choice that did not free enough reads every candidate.
+          const keys = await this.victims(err.bytes, err.keep, evictions === 1);
           if (keys.length === 0) evictions = 8; // nothing evictable: the writes fail with StorageQuotaError
           else {
             const first = ops[0]!;
-            const evict: WriteOp = { kind: 'del', keys, durability: undefined, evict: this.cleanup!, done: { resolve() {}, reject() {} } };
-            ops = first.kind === 'del' && first.evict ? [{ ...evict, keys: [...first.keys, ...keys] }, ...ops.slice(1)] : [evict, ...ops];
+            ops = first.kind === 'del' && first.evict ? [this.evictOp([...first.keys, ...keys]), ...ops.slice(1)] : [this.evictOp(keys), ...ops];
           }
           continue;
         }
@@ -972,7 +977,7 @@ export class Backend {
       // Read and write in one engine transaction (IndexedDB): no other tab can slip in between.
       let planned: Plan | undefined;
       await this.engine.update(keys, (olds, extraValues) => {
-        planned = this.plan(ops, keys, olds, extra, extraValues);
+        planned = this.plan(ops, keys, olds, extra, extraValues, mayEvict);
         if (mayEvict && planned.needRoom) throw new NeedRoom(planned.needRoom, new Set(keys));
         stale = this.withStaleMarkers(planned.batch);
         return planned.batch;
@@ -980,7 +985,7 @@ export class Backend {
       plan = planned!;
     } else {
       const olds = await this.engine.getMany('r', keys, true);
-      plan = this.plan(ops, keys, olds, extra, await Promise.all(this.readExtra(extra)));
+      plan = this.plan(ops, keys, olds, extra, await Promise.all(this.readExtra(extra)), mayEvict);
       if (mayEvict && plan.needRoom) throw new NeedRoom(plan.needRoom, new Set(keys));
       stale = this.withStaleMarkers(plan.batch);
       if (plan.batch.length > 0) await this.engine.batch(plan.batch, { durability });
@@ -1022,8 +1027,8 @@ export class Backend {
   }
 
   /**
-   * In-memory follow-up of an applied batch: cache and catalog changes. `since` is the cache
-   * generation before the batch's engine write began.
+   * In-memory follow-up of an applied batch: cache, access order and catalog changes. `since` is
+   * the cache generation before the batch's engine write began.
    */
   private afterApply(plan: Plan, since?: number): void {
     const cache = this.cache;
@@ -1037,7 +1042,13 @@ export class Backend {
     }
     // A cached body sealed with a key about to be retired would become unreadable: drop it.
     if (cache && plan.resealed) for (const key of plan.resealed) cache.invalidate(key);
-    if (this.recency) for (const key of plan.written) if (plan.removed?.has(key)) this.recency.delete(key); else this.touch(key);
+    const { final, stored, evicted } = plan;
+    if (this.recency) {
+      if (evicted) for (const key of evicted) this.recency.forget(key);
+      // The record itself only where the engine keeps that very object (memory): sizes are then known by identity.
+      if (stored) this.recency.touch(stored.key, stored.size, this.synchronous ? stored.rec : undefined);
+      else if (final) for (const key of plan.written) if (final.get(key) === undefined) this.recency.forget(key); else this.recency.touch(key, -1);
+    }
     for (const def of plan.flipped ?? []) {
       const cur = this.catalog.get(def.id);
       if (cur) cur.multikey = true;
@@ -1280,9 +1291,11 @@ export class Backend {
 
   /**
    * Turns queued writes into one engine batch, given the current records of every key they touch.
-   * Pure except for reading counters: nothing is applied until the batch is.
+   * Pure except for reading counters: nothing is applied until the batch is. With `mayEvict`, a
+   * plan that needs room may be cut short (only its `needRoom` counts: the caller evicts and plans
+   * again, never applies it).
    */
-  private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[], extra: readonly ExtraRead[], extraValues: readonly ExtraValue[]): Plan {
+  private plan(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[], extra: readonly ExtraRead[], extraValues: readonly ExtraValue[], mayEvict = false): Plan {
     let counted = this.usedBytes;
     /** The stored byte counter shared by every tab (multi-context engines): read in this transaction. */
     let shared = false;
@@ -1301,13 +1314,16 @@ export class Backend {
       }
     }
     const only = ops.length === 1 ? ops[0]! : undefined;
-    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && counted === undefined && !this.cache && !this.catalog.forKey(only.muts[0]!.key)) {
-      // The hot path (one set, no quota): the general loop below, without its maps and arrays.
+    if (only?.kind === 'write' && only.muts.length === 1 && !only.check && !('del' in only.muts[0]!) && !shared && !this.cache && !this.catalog.forKey(only.muts[0]!.key)) {
+      // The hot path (one set): the general loop below, without its maps and arrays.
       const p = only.muts[0] as PreparedPut;
-      const { batch, rec } = this.onePut(p, olds[0]);
-      const events: PendingEvent[] | undefined = this.wants('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
-      return { batch, results: [{ op: only, events }], used: undefined, written: [p.key] };
+      const put = this.putWithin(p, olds[0], counted);
+      if (put.fits) return { batch: put.batch, results: [{ op: only, events: put.events }], used: put.used, written: [p.key], stored: put.stored };
+      // Does not fit: the loop refuses it, unless auto-cleanup makes room first.
+      if (mayEvict && this.cleanup) return { batch: [], results: [], used: counted, written: [], needRoom: put.used! - this.maxBytes! };
     }
+    const evicting = counted !== undefined && ops.length === 2 && !shared ? this.planEviction(ops, keyList, olds, counted) : undefined;
+    if (evicting) return evicting;
     const current = new Map<string, RecordEnvelope | undefined>();
     for (let i = 0; i < keyList.length; i++) {
       const raw = olds[i];
@@ -1342,7 +1358,7 @@ export class Backend {
         for (const m of op.muts) {
           const before = staged.has(m.key) ? staged.get(m.key) : current.get(m.key);
           const after = 'del' in m ? undefined : buildRecord(m, before, now);
-          if (used !== undefined) delta += (after ? recordSize(m.key, after) : 0) - (before ? recordSize(m.key, before) : 0);
+          if (used !== undefined) delta += (after ? recordSize(m.key, after) : 0) - (before ? this.storedSize(m.key, before) : 0);
           staged.set(m.key, after);
         }
         if (used !== undefined && delta > 0 && used + delta > this.maxBytes!) {
@@ -1401,7 +1417,7 @@ export class Backend {
           batch.push({ type: 'del', space: 'r', key });
           if (old.e !== 0) batch.push({ type: 'del', space: 'x', key: expiryKey(old.e, key) });
           if (derived && this.catalog.forKey(key)) this.derive(derived, batch, changeOf(key, old, undefined), now);
-          if (used !== undefined) used -= recordSize(key, old);
+          if (used !== undefined) used -= this.storedSize(key, old);
           current.set(key, undefined);
           groupWritten.add(key);
           if (op.evict) {
@@ -1420,7 +1436,7 @@ export class Backend {
           if (old === undefined || old.e !== c.expiresAt || old.e > now) continue; // stale index entry
           batch.push({ type: 'del', space: 'r', key: c.key });
           if (derived && this.catalog.forKey(c.key)) this.derive(derived, batch, changeOf(c.key, old, undefined), now);
-          if (used !== undefined) used -= recordSize(c.key, old);
+          if (used !== undefined) used -= this.storedSize(c.key, old);
           current.set(c.key, undefined);
           groupWritten.add(c.key);
           expired.push(c.key);
@@ -1482,12 +1498,44 @@ export class Backend {
 
     derived?.finish(batch);
     if (shared && used !== undefined && (used !== counted || typeof extraValues[1] !== 'number') && batch.length > 0) batch.push({ type: 'put', space: 'm', key: USED_KEY, value: used });
-    let removed: Set<string> | undefined;
-    if (this.recency) {
-      removed = new Set();
-      for (const key of groupWritten) if (current.get(key) === undefined) removed.add(key);
-    }
-    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, removed, final: this.cache && current, resealed };
+    return { batch, results, used, written: groupWritten, flipped: derived?.flipped.values(), needRoom, final: this.cache || this.recency ? current : undefined, resealed };
+  }
+
+  /**
+   * Auto-cleanup's usual group, its evictions then one plain put: what the loop in plan() does for
+   * it, without that loop's maps (at a size limit this runs for most writes). Undefined for any
+   * other group, and when the put still does not fit (the loop then refuses it or asks for room).
+   */
+  private planEviction(ops: WriteOp[], keyList: string[], olds: readonly (StoredValue | undefined)[], counted: number): Plan | undefined {
+    const [evict, w] = ops as [WriteOp, WriteOp];
+    const code = this.cleanupCode;
+    if (!code || evict.kind !== 'del' || !evict.evict || evict.pattern || w.kind !== 'write' || w.muts.length !== 1 || w.check || w.marker || this.cache || !this.catalog.empty) return undefined;
+    const p = w.muts[0]!;
+    const n = evict.keys.length;
+    // keyList is the evicted keys, then the put's (victims never include it); anything else takes the loop.
+    if ('del' in p || keyList.length !== n + 1 || keyList[n] !== p.key) return undefined;
+    const e = code.evictions(evict.keys, olds, evict.evict, this.recency, this.wants('evict') ? this.name : undefined, expiryKey);
+    const put = this.putWithin(p, olds[n], counted - e.freed);
+    if (!put.fits) return undefined;
+    for (const o of put.batch) e.batch.push(o);
+    return { batch: e.batch, results: [{ op: evict, value: 0, events: e.events }, { op: w, events: put.events }], used: put.used, written: [...e.evicted, p.key], evicted: e.evicted, stored: put.stored };
+  }
+
+  /**
+   * One put over its key's stored record, and under a size limit (`used` bytes so far) the
+   * accounting of the loop in plan(): `fits` is false when it would pass `maxSize`.
+   */
+  private putWithin(p: PreparedPut, old: StoredValue | undefined, used: number | undefined) {
+    const { batch, rec } = this.onePut(p, old);
+    const size = used === undefined ? -1 : recordSize(p.key, rec);
+    const after = used === undefined ? undefined : used + size - (old === undefined ? 0 : this.storedSize(p.key, checkEnvelope(old, p.key)));
+    const events: PendingEvent[] | undefined = this.wants('set') ? [['set', { key: p.key, backend: this.name, metadata: metadataOf(rec) }]] : undefined;
+    return { fits: after === undefined || after <= used! || after <= this.maxBytes!, batch, events, used: after, stored: this.recency && { key: p.key, size, rec } };
+  }
+
+  /** `recordSize` of a record as read from the engine: auto-cleanup remembers the sizes of records written on a memory engine (by identity, so exact). */
+  private storedSize(key: string, rec: RecordEnvelope): number {
+    return this.recency?.sizeOf(key, rec) ?? recordSize(key, rec);
   }
 
   /** Adds the index changes of a record deletion (which cannot conflict) to a batch. */
@@ -1629,68 +1677,57 @@ export class Backend {
     return (await this.engine.get('m', TX_MARKER + id)) !== undefined;
   }
 
-  /** Sums the stored bytes of every record (once, when a size limit is first needed). */
+  /**
+   * Sums the stored bytes of every record (once, when a size limit is first needed). With
+   * auto-cleanup, also loads its code and ranks the entries no use was recorded for yet.
+   */
   private async measure(): Promise<void> {
+    if (this.cleanup) this.cleanupCode ??= await import('./cleanup');
     let total = 0;
     const rows = await this.engine.range('r', {});
-    const byAge: [string, number][] | undefined = this.recency ? [] : undefined;
+    const cleanup = this.cleanup && this.cleanupCode;
+    const byAge: [key: string, size: number, updatedAt: number][] | undefined = cleanup ? [] : undefined;
     for (const [key, raw] of rows) {
       const rec = checkEnvelope(raw, key);
-      total += recordSize(key, rec);
-      byAge?.push([key, rec.u]);
+      const size = recordSize(key, rec);
+      total += size;
+      byAge?.push([key, size, rec.u]);
     }
     this.usedBytes = total;
-    if (byAge && this.recency) {
+    if (byAge && cleanup) {
       // Entries not accessed in this process yet rank by their last write, oldest first.
-      byAge.sort((a, b) => a[1] - b[1]);
-      const known = this.recency;
-      this.recency = new Map(byAge.filter(([k]) => !known.has(k)).map(([k]) => [k, 0]));
-      for (const [k, n] of known) this.recency.set(k, n);
+      byAge.sort((a, b) => a[2] - b[2]);
+      (this.recency ??= new cleanup.AccessOrder()).seed(byAge);
     }
   }
 
   /**
-   * Entries to evict so that at least `bytes` (aiming for `ahead`) are freed: expired ones first, then by the strategy; never a
-   * key of `keep` (written by the writes that need the room) or of an open transaction.
+   * Entries to evict so that at least `bytes` are freed (see cleanup.ts): never a key of `keep`
+   * (written by the writes that need the room) or of an open transaction. `sync`: chosen without
+   * yielding (a synchronous engine; none before the cleanup code is loaded).
    */
-  private async victims(bytes: number, ahead: number, keep: ReadonlySet<string>): Promise<string[]> {
+  private victims(bytes: number, keep: ReadonlySet<string>, trustSizes: boolean, sync?: true): string[] | Promise<string[]> {
+    const code = this.cleanupCode;
+    if (!code) return sync ? [] : import('./cleanup').then((c) => (this.cleanupCode = c, this.victims(bytes, keep, trustSizes)));
     const now = Date.now();
-    const expired = (await this.engine.keys('x', { lt: expiryKey(now + 1, '') })).map((k) => k.slice(EXPIRY_DIGITS));
-    let order: Iterable<string>;
-    const recency = this.recency ?? new Map<string, number>();
-    if (this.cleanup === 'lfu') order = [...recency].sort((a, b) => a[1] - b[1]).map(([k]) => k);
-    else if (this.cleanup === 'ttl') order = [...(await this.engine.keys('x', {})).map((k) => k.slice(EXPIRY_DIGITS)), ...recency.keys()];
-    else order = recency.keys();
-    const chosen: string[] = [];
-    const seen = new Set<string>();
-    let freed = 0;
-    let batch: string[] = [];
-    const measureBatch = async () => {
-      const raws = await this.engine.getMany('r', batch);
-      for (let i = 0; i < batch.length && freed < ahead; i++) {
-        const k = batch[i]!;
-        if (raws[i] === undefined) {
-          this.recency?.delete(k);
-          continue;
-        }
-        chosen.push(k);
-        freed += recordSize(k, checkEnvelope(raws[i], k));
-      }
-      batch = [];
-    };
-    // Lazily: an eviction usually needs a handful of entries, never a copy of the recency list.
-    for (const list of [expired, order]) {
-      for (const k of list) {
-        if (freed >= ahead) break;
-        if (seen.has(k) || keep.has(k) || this.pinned.has(k)) continue;
-        seen.add(k);
-        batch.push(k);
-        if (batch.length >= 16) await measureBatch();
-      }
-    }
-    if (batch.length > 0 && freed < ahead) await measureBatch();
-    // Never evict for a write that cannot fit even then: it fails with StorageQuotaError instead.
-    return freed >= bytes ? chosen : [];
+    // Evict a little ahead (1/64 of the limit) so that a store at its limit does not evict on every write.
+    const room = { bytes, ahead: Math.max(bytes, Math.floor(this.maxBytes! / 64)), keep, pinned: this.pinned, exclusive: trustSizes && !this.engine.capabilities.multiContext };
+    // nextDeadline bounds the expiry index from below (single-context engines): often no read at all.
+    const expiry = { space: 'x' as const, digits: EXPIRY_DIGITS, due: now < this.nextDeadline ? undefined : { lt: expiryKey(now + 1, '') } };
+    return code.victims(this.engine, this.cleanup ?? 'lru', this.recency ?? new code.AccessOrder(), room, expiry, sync);
+  }
+
+  /** The op that deletes auto-cleanup's victims (planned first in the batch of the writes that need the room). */
+  private evictOp(keys: string[]): WriteOp {
+    return { kind: 'del', keys, durability: undefined, evict: this.cleanup ?? 'lru', done: { resolve() {}, reject() {} } };
+  }
+
+  /** Plans `ops` on a synchronous engine (its reads return values). */
+  private planNow(ops: WriteOp[], mayEvict: boolean): Plan {
+    const keys = writeKeys(ops);
+    const olds = keys.length === 1 ? [this.engine.get('r', keys[0]!)] : this.engine.getMany('r', keys);
+    const extra = this.extraReads(ops, keys);
+    return this.plan(ops, keys, olds as (StoredValue | undefined)[], extra, this.readExtra(extra) as ExtraValue[], mayEvict);
   }
 
   private scheduleSweep(delay: number): void {

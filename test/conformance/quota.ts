@@ -22,7 +22,7 @@ async function recount(storage: StorageSystem): Promise<number> {
   return total;
 }
 
-const backendOf = (storage: StorageSystem) => storage.getBackend(storage.defaultBackend) as unknown as { usedBytes?: number };
+const backendOf = (storage: StorageSystem) => storage.getBackend(storage.defaultBackend) as unknown as { usedBytes?: number; rawKeys(space: 'x', q: object): Promise<string[]> };
 
 export function quotaTests(test: Declare, target: Target): void {
   const withStore = storeRunner(target);
@@ -111,6 +111,34 @@ export function quotaTests(test: Declare, target: Target): void {
     ok(counted <= limit, `${counted} bytes stored`);
     ok(counted > limit / 4, `the store is used (${counted} bytes), not emptied`);
     equal(backend.usedBytes, counted, 'the running byte count equals a recount of the store');
+  }, { sweepInterval: 0 }));
+
+  test('auto-cleanup: writes one at a time at the limit keep the newest entries, evict each other entry once (oldest first), and count bytes exactly', withStore(async ({ storage }) => {
+    // Every other entry has a TTL (far off): evicting it must also remove its expiry-index entry.
+    const key = (i: number) => `s.${String(i).padStart(5, '0')}`;
+    const value = (i: number) => String(i).padStart(100, 'v');
+    const unit = sizeOf(key(0), value(0)); // every entry has this size
+    const room = 20;
+    await storage.enableAutoCleanup({ maxSize: unit * room }); // evicting ahead (1/64 of the limit) is less than one entry here
+    const backend = backendOf(storage);
+    const evicted: string[] = [];
+    storage.on('evict', (e) => evicted.push(e.key));
+    const n = target.name === 'indexeddb' ? 120 : 2_000;
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      // Halfway, a pause: the writes before it queue one after another (the first one opened the
+      // store); after it, a synchronous engine takes each write at once.
+      if (i === n / 2) await sleep(5);
+      await storage.set(key(i), value(i), i % 2 ? { ttl: 3600 } : undefined);
+      max = Math.max(max, backend.usedBytes ?? 0);
+    }
+    ok(max <= unit * room, `peak ${max} bytes over the ${unit * room}-byte limit`);
+    deepEqual(await storage.keys('s.*'), Array.from({ length: room }, (_, j) => key(n - room + j)), 'the newest entries are kept');
+    deepEqual(evicted, Array.from({ length: n - room }, (_, j) => key(j)), 'every other entry was evicted once, oldest first');
+    equal(backend.usedBytes, await recount(storage), 'the running byte count equals a recount of the store');
+    equal(backend.usedBytes, unit * room);
+    const indexed = (await backend.rawKeys('x', {})).map((k) => k.slice(12)); // after the 12-digit deadline
+    deepEqual(indexed.sort(), Array.from({ length: room }, (_, j) => n - room + j).filter((i) => i % 2).map(key), 'the expiry index holds only kept entries');
   }, { sweepInterval: 0 }));
 
   test('auto-cleanup: bad options are StorageValidationError', withStore(async ({ storage }) => {
